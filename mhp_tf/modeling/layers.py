@@ -1,0 +1,193 @@
+"""Custom Keras layers used by MobileHumanPose.
+
+Only three operations of the network are not stock Keras layers:
+
+* :class:`AlignCornersUpsample2D` - bilinear x2 upsampling with
+  ``align_corners=True`` (PyTorch ``nn.UpsamplingBilinear2d``). Keras'
+  ``UpSampling2D`` and ``tf.image.resize`` use half-pixel centres and give
+  different numbers.
+* :class:`AvgPool3x3S2` - 3x3 / stride-2 average pooling with one pixel of
+  symmetric padding that is *not* counted in the average (PyTorch
+  ``AvgPool2d(3, 2, padding=1, count_include_pad=False)``), used only by the
+  ``residual`` concatenation ablation.
+* :class:`SoftArgmax3D` - integral regression over the volumetric heatmap
+  (softmax over D*H*W per joint, then the expectation along each axis).
+
+All three keep every tensor at rank <= 4, so exported graphs stay acceptable
+to the TFLite GPU delegate and NNAPI (both reject rank-5 tensors).
+"""
+
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int = None) -> int:
+    """TF-slim channel rounding used by MobileNetV2 width multipliers.
+
+    Rounds ``value`` to the nearest multiple of ``divisor`` (at least
+    ``min_value``, default ``divisor``), adding ``divisor`` when rounding down
+    lost more than 10% of ``value``.
+    """
+    if min_value is None:
+        min_value = divisor
+    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new_value < 0.9 * value:
+        new_value += divisor
+    return int(new_value)
+
+
+@tf.keras.utils.register_keras_serializable(package="mhp_tf")
+class AlignCornersUpsample2D(tf.keras.layers.Layer):
+    """Bilinear upsampling by an integer factor with ``align_corners=True``.
+
+    Output size is ``factor * (H, W)``; corner pixels of input and output are
+    aligned, so output pixel ``i`` samples input position
+    ``i * (H - 1) / (factor * H - 1)``. Lowers to TFLite ``RESIZE_BILINEAR``
+    with ``align_corners=True``.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if int(factor) != factor or factor < 1:
+            raise ValueError(f"factor must be a positive integer, got {factor!r}")
+        self.factor = int(factor)
+
+    def call(self, inputs):
+        height = inputs.shape[1]
+        width = inputs.shape[2]
+        if height is None or width is None:
+            shape = tf.shape(inputs)
+            height, width = shape[1], shape[2]
+        size = tf.stack([height * self.factor, width * self.factor])
+        out = tf.raw_ops.ResizeBilinear(
+            images=inputs, size=size, align_corners=True, half_pixel_centers=False)
+        # ResizeBilinear always returns float32; keep the layer's compute dtype
+        # (float16 under mixed precision). A no-op for float32 models.
+        return tf.cast(out, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tf.TensorShape(input_shape).as_list()
+        scale = lambda d: None if d is None else d * self.factor  # noqa: E731
+        return tf.TensorShape(
+            [input_shape[0], scale(input_shape[1]), scale(input_shape[2]), input_shape[3]])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"factor": self.factor})
+        return config
+
+
+def _valid_counts(size: int) -> np.ndarray:
+    """Number of non-padding taps of each output of a 3x3/s2/pad-1 window."""
+    out = (size + 2 - 3) // 2 + 1
+    counts = np.zeros(out, np.float32)
+    for i in range(out):
+        lo, hi = 2 * i - 1, 2 * i + 1
+        counts[i] = min(hi, size - 1) - max(lo, 0) + 1
+    return counts
+
+
+@tf.keras.utils.register_keras_serializable(package="mhp_tf")
+class AvgPool3x3S2(tf.keras.layers.Layer):
+    """3x3 average pooling, stride 2, symmetric 1-pixel padding excluded from the count.
+
+    Implemented as zero-pad + VALID average pooling (which divides by 9) and a
+    constant per-position rescale ``9 / valid_taps``; needs static spatial
+    dimensions.
+    """
+
+    def build(self, input_shape):
+        height, width = input_shape[1], input_shape[2]
+        if height is None or width is None:
+            raise ValueError("AvgPool3x3S2 needs static spatial dimensions, "
+                             f"got input shape {input_shape}")
+        rows = _valid_counts(int(height))
+        cols = _valid_counts(int(width))
+        self._rescale = (9.0 / np.outer(rows, cols))[None, :, :, None].astype(np.float32)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        pooled = tf.nn.avg_pool2d(padded, ksize=3, strides=2, padding="VALID")
+        return pooled * tf.constant(self._rescale, dtype=pooled.dtype)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tf.TensorShape(input_shape).as_list()
+        half = lambda d: None if d is None else (d - 1) // 2 + 1  # noqa: E731
+        return tf.TensorShape(
+            [input_shape[0], half(input_shape[1]), half(input_shape[2]), input_shape[3]])
+
+
+def soft_argmax_3d(logits: tf.Tensor, depth: int) -> tf.Tensor:
+    """Integral regression of 3D joint positions from volumetric heatmap logits.
+
+    Args:
+      logits: ``[B, H, W, J * depth]`` heatmap logits; channel ``c = j * depth + d``
+        (joint-major, then depth), as produced by the MobileHumanPose head.
+      depth: number of depth bins ``D``.
+
+    Returns:
+      ``[B, J, 3]`` float32 tensor of expected ``(x, y, z)`` in heatmap units:
+      for each joint a softmax over all ``D * H * W`` voxels, then
+      ``sum_i p_i * i`` along each axis, ``i = 0 .. N - 1``.
+
+    The computation is carried out in float32 whatever the input dtype, and no
+    intermediate tensor has rank > 4.
+    """
+    logits = tf.convert_to_tensor(logits)
+    if logits.shape.rank != 4:
+        raise ValueError(f"soft_argmax_3d expects [B, H, W, J*D] logits, got shape {logits.shape}")
+    logits = tf.cast(logits, tf.float32)
+    height, width, channels = logits.shape[1], logits.shape[2], logits.shape[3]
+    if None in (height, width, channels):
+        raise ValueError(f"soft_argmax_3d needs static H, W and channels, got {logits.shape}")
+    depth = int(depth)
+    if channels % depth:
+        raise ValueError(f"channels ({channels}) is not a multiple of depth ({depth})")
+    joints = channels // depth
+
+    # [B, H*W, J, D] -> [B, J, H*W, D] -> [B, J, H*W*D]: one softmax per joint.
+    x = tf.reshape(logits, [-1, height * width, joints, depth])
+    x = tf.transpose(x, [0, 2, 1, 3])
+    x = tf.reshape(x, [-1, joints, height * width * depth])
+    prob = tf.nn.softmax(x, axis=-1)
+    # [B*J, H, W, D]: marginals per axis.
+    prob = tf.reshape(prob, [-1, height, width, depth])
+    marg_x = tf.reduce_sum(prob, axis=[1, 3])  # [B*J, W]
+    marg_y = tf.reduce_sum(prob, axis=[2, 3])  # [B*J, H]
+    marg_z = tf.reduce_sum(prob, axis=[1, 2])  # [B*J, D]
+    coord_x = tf.reduce_sum(marg_x * tf.range(width, dtype=tf.float32), axis=-1)
+    coord_y = tf.reduce_sum(marg_y * tf.range(height, dtype=tf.float32), axis=-1)
+    coord_z = tf.reduce_sum(marg_z * tf.range(depth, dtype=tf.float32), axis=-1)
+    coords = tf.stack([coord_x, coord_y, coord_z], axis=-1)  # [B*J, 3]
+    return tf.reshape(coords, [-1, joints, 3])
+
+
+@tf.keras.utils.register_keras_serializable(package="mhp_tf")
+class SoftArgmax3D(tf.keras.layers.Layer):
+    """Keras layer around :func:`soft_argmax_3d`; always computes in float32.
+
+    The layer's dtype policy is pinned to float32, so under a
+    ``mixed_float16`` global policy its float16 input is cast up before the
+    softmax.
+    """
+
+    def __init__(self, depth: int, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.depth = int(depth)
+
+    def call(self, inputs):
+        return soft_argmax_3d(inputs, self.depth)
+
+    def compute_output_shape(self, input_shape) -> Tuple:
+        input_shape = tf.TensorShape(input_shape).as_list()
+        return tf.TensorShape([input_shape[0], input_shape[3] // self.depth, 3])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"depth": self.depth})
+        config.pop("dtype", None)
+        return config

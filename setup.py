@@ -1,0 +1,47 @@
+"""mhp_tf: MobileHumanPose in TensorFlow / tf.keras (see README.md)."""
+
+import pathlib
+import re
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "mhp_tf" / "__init__.py").read_text()).group(1)
+
+# The stack below was installed together and verified (pip check clean):
+# tf_keras is required because tensorflow-model-optimization (QAT) rejects
+# Keras 3 models. OpenCV stays on 4.x: 5.x dropped HOGDescriptor.
+INSTALL_REQUIRES = [
+    "tensorflow==2.21.0",
+    "tf-keras==2.21.0",
+    "tensorflow-model-optimization==0.8.1",
+    "tensorflow-datasets==4.9.10",
+    "numpy>=2.0,<3",
+    "opencv-python-headless>=4.8,<5",
+    "absl-py>=1.2,<2",
+]
+
+EXTRAS_REQUIRE = {
+    "dev": [
+        "pytest>=8",
+        "scipy>=1.11",
+    ],
+}
+
+setup(
+    name="mhp_tf",
+    version=VERSION,
+    description="MobileHumanPose (CVPRW 2021) 3D human pose estimation in TensorFlow / tf.keras",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["mhp_tf", "mhp_tf.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
