@@ -12,6 +12,8 @@ import os as _os
 import sys as _sys
 
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# Hide TensorFlow C++ INFO lines (oneDNN / CPU feature banners); warnings stay.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 if _os.environ["TF_USE_LEGACY_KERAS"] not in ("1", "true", "True"):
     raise ImportError(
         "mhp_tf needs tf_keras: set TF_USE_LEGACY_KERAS=1 (found "
