@@ -37,7 +37,13 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["mhp_tf", "mhp_tf.*"]),
+    # The dataset builders live in the top-level datasets/ folder and install as
+    # the package mhp_tf_datasets (a top-level "datasets" would shadow
+    # HuggingFace's package of that name).
+    packages=(find_packages(include=["mhp_tf", "mhp_tf.*"])
+              + ["mhp_tf_datasets"]
+              + ["mhp_tf_datasets." + p for p in find_packages(where="datasets")]),
+    package_dir={"mhp_tf_datasets": "datasets"},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     classifiers=[

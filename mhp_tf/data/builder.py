@@ -1,0 +1,113 @@
+"""Base class of the mhp_tf dataset builders (tensorflow-datasets, offline ``manual_dir``).
+
+A concrete builder (in ``datasets/<name>/``) sets ``SKELETON``, ``SPLITS`` and
+``MANUAL_DOWNLOAD_INSTRUCTIONS`` and implements :meth:`PoseBuilder._iter_records`,
+which yields ``(key, image_path, record)`` with ``record`` holding the schema
+fields (:mod:`mhp_tf.data.schema`) except the image. The base class
+
+* fails with a clear message when ``manual_dir`` or a required file is missing,
+* validates every record (shapes, NaN/inf, box inside the image) and skips
+  invalid ones with a per-reason count in the log, never silently,
+* reads each image once, checks it decodes (unreadable images are skipped and
+  counted), and stores the original JPEG bytes (other formats are re-encoded).
+
+Build one::
+
+    builder = Human36M(data_dir="~/tensorflow_datasets")
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir="/data/h36m"))
+    ds = builder.as_dataset(split="test")
+"""
+
+import os
+from typing import Iterator, Tuple
+
+import cv2
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mhp_tf import skeletons
+from mhp_tf.data import schema
+
+JPEG_MAGIC = b"\xff\xd8"
+
+
+def read_image_bytes(path: str) -> Tuple[bytes, Tuple[int, int]]:
+    """Read an image file; return JPEG bytes and its (height, width).
+
+    Raises :class:`schema.InvalidAnnotation` if the file is missing or does
+    not decode.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise schema.InvalidAnnotation(f"cannot read image {path}: {e.strerror}",
+                                       "missing image") from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise schema.InvalidAnnotation(f"image {path} is not a decodable image",
+                                       "unreadable image")
+    if not data.startswith(JPEG_MAGIC):
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        data = encoded.tobytes()
+    return data, image.shape[:2]
+
+
+def require_file(path: str, what: str, instructions: str = "") -> str:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found: expected {path}. {instructions}".strip())
+    return path
+
+
+class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Shared logic of the pose dataset builders; see module docstring."""
+
+    SKELETON: str = ""
+    SPLITS: Tuple[str, ...] = ("train", "test")
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First mhp_tf release."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = "Place the released files in the manual_dir."
+
+    @property
+    def skeleton(self) -> skeletons.Skeleton:
+        return skeletons.get_skeleton(self.SKELETON)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        sk = self.skeleton
+        return self.dataset_info_from_configs(
+            features=schema.tfds_features(sk.num_joints),
+            description=f"{type(self).__name__} in the mhp_tf pose schema "
+                        f"({sk.name} skeleton, {sk.num_joints} joints).",
+            metadata=tfds.core.MetadataDict(skeleton=sk.name, joints=list(sk.joints)),
+        )
+
+    def _split_generators(self, dl_manager):
+        manual_dir = os.fspath(dl_manager.manual_dir)
+        if not os.path.isdir(manual_dir):
+            raise FileNotFoundError(
+                f"{type(self).__name__}: manual_dir {manual_dir} does not exist. "
+                f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        return {split: self._generate_examples(manual_dir, split) for split in self.SPLITS}
+
+    def _iter_records(self, manual_dir: str, split: str) -> Iterator[Tuple[str, str, dict]]:
+        raise NotImplementedError
+
+    def _generate_examples(self, manual_dir: str, split: str):
+        counter = schema.SkipCounter(f"{type(self).__name__}/{split}")
+        kept = 0
+        num_joints = self.skeleton.num_joints
+        for key, image_path, record in self._iter_records(manual_dir, split):
+            if record is None:  # the subclass skipped it; image_path holds the reason
+                counter.skip(image_path, str(key))
+                continue
+            try:
+                data, size = read_image_bytes(image_path)
+                example = schema.validate_example(record, num_joints, size, source=str(key))
+            except schema.InvalidAnnotation as e:
+                counter.skip(e.reason, str(e))
+                continue
+            example["image"] = data
+            kept += 1
+            yield key, example
+        counter.log(kept)
