@@ -1,0 +1,216 @@
+"""Input pipeline: geometry consistency of the warp, flips, masks, determinism."""
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mhp_tf import skeletons
+from mhp_tf.data import pipeline
+
+COLOURS = {  # H36M joint index -> RGB of the dot painted at it
+    0: (255, 0, 0), 1: (0, 255, 0), 4: (0, 0, 255), 10: (255, 255, 0), 13: (0, 255, 255),
+    16: (255, 0, 255)}
+
+
+def _fixture(width=320, height=240, outside_joint=True):
+    """An image with coloured 9x9 dots at six H36M joints, and its record."""
+    rng = np.random.default_rng(0)
+    image = np.full((height, width, 3), 128, np.uint8)
+    joints = np.zeros((18, 2), np.float32)
+    vis = np.zeros(18, np.float32)
+    bbox = np.array([110, 50, 100, 150], np.float32)
+    for j in COLOURS:
+        joints[j] = [rng.integers(120, 200), rng.integers(60, 190)]
+        vis[j] = 1
+    if outside_joint:
+        joints[7] = [5, 5]  # far outside the person box: must leave the patch
+        vis[7] = 1
+    for j, colour in COLOURS.items():
+        u, v = joints[j].astype(int)
+        image[v - 4:v + 5, u - 4:u + 5] = colour
+    ok, jpeg = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+    joints_cam = np.zeros((18, 3), np.float32)
+    joints_cam[:, 2] = 4000 + np.arange(18) * 10  # depth rel to root: 0..170 mm
+    record = dict(bbox=bbox, joints_img=joints, joints_cam=joints_cam, joints_vis=vis,
+                  have_depth=np.float32(1), focal=np.array([500, 500], np.float32),
+                  principal_point=np.array([160, 120], np.float32),
+                  root_cam=joints_cam[0])
+    return jpeg.tobytes(), record
+
+
+def _dot_centre(patch, colour):
+    dist = np.abs(patch - np.array(colour, np.float32)).sum(-1)
+    mask = dist < 60
+    if mask.sum() < 3:
+        return None
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dots_land_on_transformed_joints(seed):
+    cfg = pipeline.PipelineConfig(heatmap_size=64, depth_bins=64, normalization="none",
+                                  color_factor=0.0, occlusion_prob=0.0, rotation_prob=1.0)
+    jpeg, record = _fixture()
+    out = pipeline.preprocess_example(pipeline.example_from_numpy(jpeg, record),
+                                      pipeline.seed_tensor(seed), cfg, True, "h36m")
+    patch = out["image"].numpy()
+    coords = out["coords"].numpy() * (cfg.input_size / cfg.heatmap_size)
+    vis = out["vis"].numpy()
+    flip = bool(out["flip"].numpy())
+    perm = skeletons.H36M.flip_permutation()
+    # Dots are 9 px wide in the source; skip those cut by the patch border.
+    margin = 5 * np.abs(out["affine"].numpy()[:, :2]).sum(1).max() + 1
+    checked = 0
+    for j, colour in COLOURS.items():
+        target = perm[j] if flip else j  # a flipped dot of joint j is labelled as its twin
+        centre = _dot_centre(patch, colour)
+        if vis[target] == 0 or not np.all((coords[target, :2] > margin)
+                                           & (coords[target, :2] < cfg.input_size - margin)):
+            continue
+        assert centre is not None, (j, coords[target])
+        np.testing.assert_allclose(centre, coords[target, :2], atol=1.0)
+        checked += 1
+    assert checked >= 3
+    # The joint placed far outside the box leaves the patch and is masked.
+    assert vis[7] == 0
+
+
+def test_flip_swaps_left_and_right():
+    cfg = pipeline.PipelineConfig(normalization="none", color_factor=0.0, occlusion_prob=0.0,
+                                  flip_prob=1.0, rotation_prob=0.0, scale_factor=0.0)
+    plain_cfg = pipeline.PipelineConfig(normalization="none")
+    jpeg, record = _fixture(outside_joint=False)
+    ex = pipeline.example_from_numpy(jpeg, record)
+    flipped = pipeline.preprocess_example(ex, pipeline.seed_tensor(0), cfg, True, "h36m")
+    plain = pipeline.preprocess_example(ex, pipeline.seed_tensor(0), plain_cfg, False, "h36m")
+    assert bool(flipped["flip"].numpy())
+    size = cfg.heatmap_size
+    c_f, c_p = flipped["coords"].numpy(), plain["coords"].numpy()
+    # R_Hip (1) in the flipped sample is the mirror image of L_Hip (4) in the plain one:
+    # x_f = W - 1 - x and the box centre moves the same way, so u_f = S - u (hand-derived).
+    np.testing.assert_allclose(c_f[1, 0], size - c_p[4, 0], atol=1e-3)
+    np.testing.assert_allclose(c_f[1, 1:], c_p[4, 1:], atol=1e-3)
+    # The patch itself is mirrored: column k of the flipped patch is column S - k of the
+    # plain one, i.e. column k - 1 of the plain patch reversed.
+    a = flipped["image"].numpy()
+    b = plain["image"].numpy()[:, ::-1]
+    np.testing.assert_allclose(a[:, 1:], b[:, :-1], atol=1e-2)
+
+
+def test_z_targets_and_depth_mask():
+    cfg = pipeline.PipelineConfig(depth_bins=64, depth_range_mm=2000.0)
+    jpeg, record = _fixture(outside_joint=False)
+    record["joints_cam"][10, 2] = record["joints_cam"][0, 2] + 1200  # beyond +1 m: masked
+    out = pipeline.preprocess_example(pipeline.example_from_numpy(jpeg, record),
+                                      pipeline.seed_tensor(0), cfg, False, "h36m")
+    z = out["coords"].numpy()[:, 2]
+    rel = record["joints_cam"][:, 2] - record["joints_cam"][0, 2]
+    np.testing.assert_allclose(z[[0, 1, 4]], (rel[[0, 1, 4]] / 1000 + 1) / 2 * 64, atol=1e-4)
+    assert out["vis"].numpy()[10] == 0 and out["vis"].numpy()[1] == 1
+
+
+def test_process_bbox_matches_hand_computation():
+    box, valid = pipeline.process_bbox([-10.0, 20.0, 60.0, 100.0], 200, 100)
+    # clip: x1=0, y1=20, x2=min(199, 0+59)=59, y2=min(99, 20+99)=99 -> w=59, h=79
+    # square around centre (29.5, 59.5) with side 79, x1.25 -> 98.75
+    np.testing.assert_allclose(box.numpy(), [29.5 - 49.375, 59.5 - 49.375, 98.75, 98.75],
+                               atol=1e-4)
+    assert bool(valid)
+    _, valid = pipeline.process_bbox([300.0, 20.0, 60.0, 100.0], 200, 100)
+    assert not bool(valid)
+
+
+def test_identity_warp_without_augmentation():
+    """Evaluation warp maps the processed box exactly onto the patch."""
+    cfg = pipeline.PipelineConfig(normalization="none")
+    jpeg, record = _fixture(outside_joint=False)
+    out = pipeline.preprocess_example(pipeline.example_from_numpy(jpeg, record),
+                                      pipeline.seed_tensor(0), cfg, False, "h36m")
+    bbox = out["bbox"].numpy()
+    m = out["affine"].numpy()
+    corner = m[:, :2] @ bbox[:2] + m[:, 2]
+    np.testing.assert_allclose(corner, [0, 0], atol=1e-3)
+    np.testing.assert_allclose(m[:, :2], np.eye(2) * 256 / bbox[2], atol=1e-5)
+
+
+def test_determinism_and_seed_dependence():
+    cfg = pipeline.PipelineConfig()
+    jpeg, record = _fixture()
+    ex = pipeline.example_from_numpy(jpeg, record)
+    a = pipeline.preprocess_example(ex, pipeline.seed_tensor(3, 7), cfg, True, "h36m")
+    b = pipeline.preprocess_example(ex, pipeline.seed_tensor(3, 7), cfg, True, "h36m")
+    c = pipeline.preprocess_example(ex, pipeline.seed_tensor(4, 7), cfg, True, "h36m")
+    np.testing.assert_array_equal(a["image"].numpy(), b["image"].numpy())
+    np.testing.assert_array_equal(a["coords"].numpy(), b["coords"].numpy())
+    assert np.abs(a["image"].numpy() - c["image"].numpy()).max() > 0
+
+
+def test_occlusion_paints_noise_inside_the_box():
+    cfg = pipeline.PipelineConfig(normalization="none", occlusion_prob=1.0, color_factor=0.0,
+                                  rotation_prob=0.0, scale_factor=0.0, flip_prob=0.0)
+    jpeg, record = _fixture(outside_joint=False)
+    ex = pipeline.example_from_numpy(jpeg, record)
+    clean_cfg = pipeline.PipelineConfig(normalization="none")
+    clean = pipeline.preprocess_example(ex, pipeline.seed_tensor(0), clean_cfg, False, "h36m")
+    noisy_any = False
+    for s in range(5):
+        occl = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), cfg, True, "h36m")
+        diff = np.abs(occl["image"].numpy() - clean["image"].numpy()).max(-1) > 30
+        noisy_any |= diff.sum() > 50
+    assert noisy_any
+
+
+def test_normalizations():
+    x = tf.fill([2, 2, 3], 255.0)
+    ref = pipeline._normalize(x, "reference").numpy()[0, 0]
+    imn = pipeline._normalize(x, "imagenet").numpy()[0, 0]
+    np.testing.assert_allclose(ref, (255 - np.array(pipeline.PIXEL_MEAN)) / pipeline.PIXEL_STD,
+                               rtol=1e-5)
+    np.testing.assert_allclose(imn, (1 - np.array(pipeline.PIXEL_MEAN)) / pipeline.PIXEL_STD,
+                               rtol=1e-5)
+    for mode in pipeline.NORMALIZATIONS:
+        np.testing.assert_allclose(
+            pipeline.denormalize(pipeline._normalize(x, mode), mode).numpy(), 255.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="normalization"):
+        pipeline.PipelineConfig(normalization="zscore")
+
+
+def test_2d_dataset_mapped_by_name():
+    cfg = pipeline.PipelineConfig(skeleton="h36m")
+    jpeg, record = _fixture(outside_joint=False)
+    mpii = skeletons.MPII
+    rec = dict(record)
+    rec["joints_img"] = np.tile([[160.0, 120.0]], (16, 1)).astype(np.float32)
+    rec["joints_vis"] = np.ones(16, np.float32)
+    rec["joints_cam"] = np.zeros((16, 3), np.float32)
+    rec["have_depth"] = np.float32(0)
+    out = pipeline.preprocess_example(pipeline.example_from_numpy(jpeg, rec),
+                                      pipeline.seed_tensor(0), cfg, False, mpii.name)
+    vis = out["vis"].numpy()
+    assert vis.shape == (18,)
+    assert vis[skeletons.H36M.index("Nose")] == 0 and vis[skeletons.H36M.index("Torso")] == 0
+    assert vis[skeletons.H36M.index("R_Ankle")] == 1
+    assert float(out["have_depth"]) == 0
+
+
+def test_mix_alternates_and_cycles():
+    a = tf.data.Dataset.from_tensor_slices([1, 2, 3]).repeat()
+    b = tf.data.Dataset.from_tensor_slices([10]).repeat()
+    got = list(pipeline.mix_datasets(a, b).take(6).as_numpy_iterator())
+    assert got == [1, 10, 2, 10, 3, 10]
+
+
+def test_map_examples_is_deterministic_under_parallelism():
+    cfg = pipeline.PipelineConfig(input_size=64, heatmap_size=16)
+    jpeg, record = _fixture()
+    ex = pipeline.example_from_numpy(jpeg, record)
+    ds = tf.data.Dataset.from_tensors(ex).repeat(6)
+    run = lambda: [e["image"] for e in pipeline.map_examples(  # noqa: E731
+        ds, cfg, True, "h36m", seed=1, num_parallel_calls=4).as_numpy_iterator()]
+    first, second = run(), run()
+    assert len(first) == 6
+    for x, y in zip(first, second):
+        np.testing.assert_array_equal(x, y)
+    assert np.abs(first[0] - first[1]).max() > 0  # different elements, different augmentation
