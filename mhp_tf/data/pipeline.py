@@ -36,6 +36,8 @@ from mhp_tf import skeletons
 PIXEL_MEAN = (0.485, 0.456, 0.406)
 PIXEL_STD = (0.229, 0.224, 0.225)
 NORMALIZATIONS = ("reference", "imagenet", "none")
+# What a training step needs; evaluation also keeps box, affine and 3D metadata.
+TRAINING_KEYS = ("image", "coords", "vis", "have_depth")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +197,25 @@ def occlusion_box(bbox, image_width, image_height, draws):
     return box, tf.reduce_any(fits)
 
 
+def _paint_noise(crop, box, origin, seed):
+    """Fill ``box`` (x, y, w, h in image px) of ``crop`` (whose top-left is image px
+    ``origin``) with uniform uint8 noise. Only the part inside the crop is generated."""
+    shape = tf.shape(crop)
+    x0 = tf.clip_by_value(box[0] - origin[0], 0, shape[1])
+    y0 = tf.clip_by_value(box[1] - origin[1], 0, shape[0])
+    x1 = tf.clip_by_value(box[0] + box[2] - origin[0], 0, shape[1])
+    y1 = tf.clip_by_value(box[1] + box[3] - origin[1], 0, shape[0])
+    h, w = y1 - y0, x1 - x0
+    # Four uniform bytes per 32-bit draw: 0..255, as the reference's rand * 255 (0..254).
+    words = (h * w * 3 + 3) // 4
+    bits = tf.random.stateless_uniform([words], seed, minval=None, maxval=None, dtype=tf.uint32)
+    noise = tf.reshape(tf.bitcast(bits, tf.uint8), [-1])[:h * w * 3]
+    noise = tf.reshape(noise, [h, w, 3])
+    return tf.raw_ops.TensorStridedSliceUpdate(
+        input=crop, begin=tf.stack([y0, x0, 0]), end=tf.stack([y1, x1, 3]),
+        strides=tf.constant([1, 1, 1]), value=noise)
+
+
 def _normalize(image, normalization: str):
     if normalization == "none":
         return image
@@ -260,16 +281,10 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
 
     if training:
         occ_box, fits = occlusion_box(bbox, width, height, aug["occ_draws"])
-        do_occ = aug["occlude"] & fits
-        x0 = occ_box[0] - lo[0]
-        y0 = occ_box[1] - lo[1]
-        xs = tf.range(crop_size[0])[None, :]
-        ys = tf.range(crop_size[1])[:, None]
-        mask = (xs >= x0) & (xs < x0 + occ_box[2]) & (ys >= y0) & (ys < y0 + occ_box[3]) & do_occ
-        noise_seed = tf.random.experimental.stateless_fold_in(seed, 1)
-        noise = tf.cast(tf.random.stateless_uniform(tf.shape(crop), noise_seed) * 255.0,
-                        tf.uint8)  # truncation, as the reference's uint8 assignment
-        crop = tf.where(mask[:, :, None], noise, crop)
+        crop = tf.cond(aug["occlude"] & fits,
+                       lambda: _paint_noise(crop, occ_box, lo, tf.random.experimental
+                                            .stateless_fold_in(seed, 1)),
+                       lambda: crop)
 
     # Output pixel -> crop pixel.
     crop_inv = tf.concat([inv[:, :2], (inv[:, 2] - tf.cast(lo, tf.float32))[:, None]], 1)
@@ -350,13 +365,6 @@ def mix_datasets(primary: tf.data.Dataset, secondary: tf.data.Dataset) -> tf.dat
     """
     selector = tf.data.Dataset.range(2).repeat()
     return tf.data.Dataset.choose_from_datasets([primary, secondary], selector)
-
-
-def batch_for_training(ds: tf.data.Dataset, batch_size: int,
-                       keys=("image", "coords", "vis", "have_depth")) -> tf.data.Dataset:
-    """Keep the training keys, batch (dropping the remainder) and prefetch."""
-    ds = ds.map(lambda ex: {k: ex[k] for k in keys}, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def example_from_numpy(image_jpeg: bytes, record: Dict[str, np.ndarray]) -> Dict[str, tf.Tensor]:

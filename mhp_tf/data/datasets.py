@@ -1,0 +1,156 @@
+"""Dataset names -> prepared tfds builders -> tf.data pipelines (:func:`build_dataset`).
+
+Names are ``"<dataset>"`` or ``"<dataset>/<config>"`` (``"human36m/protocol2"``);
+joining two names with ``+`` mixes them 50/50 for training
+(``"human36m/protocol2+mpii"``, ``"muco+coco"``), cycling the shorter one, as
+the paper's recipe does.
+
+Prepared data lives under ``data_dir`` (default ``$MHP_TF_DATA_DIR`` or
+``~/tensorflow_datasets``). Real datasets must be built once from the released
+files with ``python -m mhp_tf.data.build``; the ``synthetic`` set is built
+automatically on first use.
+"""
+
+import importlib
+import inspect
+import os
+from typing import Optional, Tuple
+
+from absl import logging
+import tensorflow as tf
+
+from mhp_tf.data import pipeline
+
+# dataset name -> module of its builder (the module's PoseBuilder subclass is used).
+DATASETS = {
+    "human36m": "mhp_tf_datasets.human36m",
+    "mpii": "mhp_tf_datasets.mpii",
+    "coco": "mhp_tf_datasets.coco",
+    "muco": "mhp_tf_datasets.muco",
+    "mupots": "mhp_tf_datasets.mupots",
+    "synthetic": "mhp_tf_datasets.synthetic",
+}
+AUTO_BUILD = ("synthetic",)
+
+
+def default_data_dir() -> str:
+    return os.path.expanduser(os.environ.get("MHP_TF_DATA_DIR", "~/tensorflow_datasets"))
+
+
+def parse_name(name: str) -> Tuple[str, Optional[str]]:
+    dataset, _, config = name.partition("/")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; available: {sorted(DATASETS)}")
+    return dataset, (config or None)
+
+
+def builder_class(dataset: str):
+    from mhp_tf.data.builder import PoseBuilder  # imports tensorflow_datasets
+
+    module = importlib.import_module(DATASETS[dataset])
+    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
+               if issubclass(c, PoseBuilder) and c is not PoseBuilder]
+    if len(classes) != 1:
+        raise RuntimeError(f"{DATASETS[dataset]} must define exactly one PoseBuilder, "
+                           f"found {[c.__name__ for c in classes]}")
+    return classes[0]
+
+
+def get_builder(name: str, data_dir: Optional[str] = None):
+    """The tfds builder for ``name`` (not necessarily prepared)."""
+    dataset, config = parse_name(name)
+    cls = builder_class(dataset)
+    kwargs = {"data_dir": data_dir or default_data_dir()}
+    if config:
+        available = [c.name for c in (cls.BUILDER_CONFIGS or [])]
+        if config not in available:
+            raise ValueError(f"unknown config {config!r} of dataset {dataset!r}; "
+                             f"available: {available}")
+        kwargs["config"] = config
+    return cls(**kwargs)
+
+
+def is_prepared(builder) -> bool:
+    return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+
+
+def prepared_builder(name: str, data_dir: Optional[str] = None):
+    """A prepared builder; builds auto-buildable sets, else a clear error."""
+    builder = get_builder(name, data_dir)
+    if is_prepared(builder):
+        return builder
+    dataset, _ = parse_name(name)
+    if dataset in AUTO_BUILD:
+        logging.info("Building %s into %s (first use)...", name, builder.data_dir)
+        builder.download_and_prepare()
+        return builder
+    raise FileNotFoundError(
+        f"dataset {name!r} is not prepared: expected {builder.data_dir}/dataset_info.json.\n"
+        f"Build it once from the released files:\n"
+        f"  python -m mhp_tf.data.build --dataset={name} --manual_dir=/path/to/{dataset} "
+        f"--data_dir={data_dir or default_data_dir()}\n"
+        f"What the manual_dir must contain:\n{type(builder).MANUAL_DOWNLOAD_INSTRUCTIONS}")
+
+
+def load_split(name: str, split: str, data_dir: Optional[str] = None, shuffle: bool = False,
+               seed: int = 0) -> Tuple[tf.data.Dataset, str, int]:
+    """Raw schema examples (JPEG bytes undecoded), the source skeleton and the example count."""
+    import tensorflow_datasets as tfds
+
+    builder = prepared_builder(name, data_dir)
+    if split not in builder.info.splits:
+        raise ValueError(f"dataset {name!r} has no split {split!r}; "
+                         f"available: {list(builder.info.splits)}")
+    ds = builder.as_dataset(
+        split=split, shuffle_files=shuffle,
+        decoders={"image": tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(shuffle_seed=seed, try_autocache=False))
+    return ds, builder.SKELETON, builder.info.splits[split].num_examples
+
+
+def build_dataset(name: str, split: str, data_dir: Optional[str] = None, training: bool = False,
+                  batch_size: Optional[int] = None,
+                  config: Optional[pipeline.PipelineConfig] = None, seed: int = 0,
+                  shuffle_buffer: int = 2048, repeat: Optional[bool] = None,
+                  training_keys_only: Optional[bool] = None) -> tf.data.Dataset:
+    """The input pipeline for one dataset, or a 50/50 mix of two (``"a+b"``).
+
+    Args:
+      name: dataset name(s), see module docstring.
+      split: ``'train'`` or ``'test'``.
+      data_dir: where prepared datasets live.
+      training: shuffle, augment and repeat; otherwise deterministic, one pass.
+      batch_size: batch (drop remainder when training); ``None`` = unbatched.
+      config: :class:`pipeline.PipelineConfig` (input/heatmap size, skeleton...).
+      seed: seeds file shuffling, the shuffle buffer and augmentation.
+      repeat: repeat forever (default: ``training``).
+      training_keys_only: keep only ``image, coords, vis, have_depth`` (default:
+        ``training``); evaluation keeps box, affine and 3D metadata too.
+
+    Returns:
+      A dataset of dicts (see :func:`pipeline.preprocess_example`).
+    """
+    cfg = config or pipeline.PipelineConfig()
+    repeat = training if repeat is None else repeat
+    keys_only = training if training_keys_only is None else training_keys_only
+    parts = name.split("+")
+    if len(parts) > 2:
+        raise ValueError(f"at most two datasets can be mixed, got {name!r}")
+
+    streams = []
+    for i, part in enumerate(parts):
+        ds, skeleton, count = load_split(part, split, data_dir, shuffle=training, seed=seed + i)
+        logging.info("%s/%s: %d examples (%s skeleton)", part, split, count, skeleton)
+        if training:
+            ds = ds.shuffle(shuffle_buffer, seed=seed + i, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = pipeline.map_examples(ds, cfg, training, skeleton, seed=seed * 1000 + i)
+        streams.append(ds)
+    ds = streams[0] if len(streams) == 1 else pipeline.mix_datasets(*streams)
+    if keys_only:
+        ds = ds.map(lambda ex: {k: ex[k] for k in pipeline.TRAINING_KEYS},
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size, drop_remainder=training)
+    return ds.prefetch(tf.data.AUTOTUNE)
