@@ -11,6 +11,12 @@ fields (:mod:`mhp_tf.data.schema`) except the image. The base class
 * reads each image once, checks it decodes (unreadable images are skipped and
   counted), and stores the original JPEG bytes (other formats are re-encoded).
 
+A subclass skips a record itself by yielding ``(key, reason, None)``, where
+``reason`` is a short string or a :class:`schema.InvalidAnnotation` (then its
+``reason`` is the count category and its message the logged example). It may
+override :meth:`PoseBuilder._check_files` to fail early, before any example is
+written, when a required annotation file is missing.
+
 Build one::
 
     builder = Human36M(data_dir="~/tensorflow_datasets")
@@ -19,8 +25,9 @@ Build one::
     ds = builder.as_dataset(split="test")
 """
 
+import json
 import os
-from typing import Iterator, Tuple
+from typing import Any, Iterator, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -60,6 +67,46 @@ def require_file(path: str, what: str, instructions: str = "") -> str:
     return path
 
 
+def load_json(path: str, what: str, instructions: str = "") -> Any:
+    """Load a JSON annotation file; clear errors when it is missing or malformed."""
+    require_file(path, what, instructions)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} {path} is not valid JSON: {e}") from None
+
+
+def as_array(value: Any, shape: Sequence[int], what: str, source: str = "") -> np.ndarray:
+    """``value`` as a float64 array of ``shape``.
+
+    Raises :class:`schema.InvalidAnnotation` (reason "wrong shape") when the
+    value is not numeric or has another shape (e.g. a wrong joint count).
+    Finiteness is not checked here (``schema.validate_example`` does it).
+    """
+    where = f" ({source})" if source else ""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise schema.InvalidAnnotation(f"{what} is not a numeric array{where}",
+                                       "wrong shape") from None
+    if arr.shape != tuple(shape):
+        raise schema.InvalidAnnotation(
+            f"{what} has shape {arr.shape}, expected {tuple(shape)}{where}", "wrong shape")
+    return arr
+
+
+def parse_coco_keypoints(values: Any, num_joints: int, source: str = ""):
+    """COCO-format flat ``keypoints`` ``[x1, y1, v1, ...]`` -> ``(joints [J, 2], vis [J])``.
+
+    ``vis`` is 1 where ``v > 0`` (labelled, visible or not), else 0. A wrong
+    length raises :class:`schema.InvalidAnnotation` ("wrong shape").
+    """
+    kps = as_array(values, (num_joints * 3,), f"keypoints ({num_joints} joints x 3)",
+                   source).reshape(num_joints, 3)
+    return kps[:, :2], (kps[:, 2] > 0).astype(np.float64)
+
+
 class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared logic of the pose dataset builders; see module docstring."""
 
@@ -75,20 +122,32 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _info(self) -> tfds.core.DatasetInfo:
         sk = self.skeleton
-        return self.dataset_info_from_configs(
-            features=schema.tfds_features(sk.num_joints),
+        # DatasetInfo directly (not dataset_info_from_configs, which looks for README /
+        # citation files next to the builder's module and fails outside a package).
+        return tfds.core.DatasetInfo(
+            builder=self,
             description=f"{type(self).__name__} in the mhp_tf pose schema "
                         f"({sk.name} skeleton, {sk.num_joints} joints).",
+            features=schema.tfds_features(sk.num_joints),
             metadata=tfds.core.MetadataDict(skeleton=sk.name, joints=list(sk.joints)),
         )
 
     def _split_generators(self, dl_manager):
-        manual_dir = os.fspath(dl_manager.manual_dir)
+        try:
+            manual_dir = os.fspath(dl_manager.manual_dir)
+        except AssertionError as e:  # tfds: manual_dir not given, missing or empty
+            raise FileNotFoundError(
+                f"{type(self).__name__}: {e}\nPass the folder as download_and_prepare("
+                "download_config=tfds.download.DownloadConfig(manual_dir=...)).") from None
         if not os.path.isdir(manual_dir):
             raise FileNotFoundError(
                 f"{type(self).__name__}: manual_dir {manual_dir} does not exist. "
                 f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        self._check_files(manual_dir)
         return {split: self._generate_examples(manual_dir, split) for split in self.SPLITS}
+
+    def _check_files(self, manual_dir: str) -> None:
+        """Raise FileNotFoundError for missing required files (default: no check)."""
 
     def _iter_records(self, manual_dir: str, split: str) -> Iterator[Tuple[str, str, dict]]:
         raise NotImplementedError
@@ -99,7 +158,12 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         num_joints = self.skeleton.num_joints
         for key, image_path, record in self._iter_records(manual_dir, split):
             if record is None:  # the subclass skipped it; image_path holds the reason
-                counter.skip(image_path, str(key))
+                if isinstance(image_path, schema.InvalidAnnotation):
+                    message = str(image_path)
+                    counter.skip(image_path.reason,
+                                 message if str(key) in message else f"{key}: {message}")
+                else:
+                    counter.skip(image_path, str(key))
                 continue
             try:
                 data, size = read_image_bytes(image_path)
