@@ -20,6 +20,9 @@ INSTALL_REQUIRES = [
     "numpy>=2.0,<3",
     "opencv-python-headless>=4.8,<5",
     "absl-py>=1.2,<2",
+    # tensorflow-datasets 4.9.10 imports it when preparing a builder that lives in a
+    # package, but declares it only for Python < 3.9.
+    "importlib_resources",
 ]
 
 EXTRAS_REQUIRE = {
