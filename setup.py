@@ -15,6 +15,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "mhp_tf" / "__init__.py"
 INSTALL_REQUIRES = [
     "tensorflow==2.21.0",
     "tf-keras==2.21.0",
+    # tf.summary needs it for the training logs; tensorflow 2.21 no longer pulls it in.
+    "tensorboard==2.21.0",
     "tensorflow-model-optimization==0.8.1",
     "tensorflow-datasets==4.9.10",
     "numpy>=2.0,<3",

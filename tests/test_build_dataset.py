@@ -128,3 +128,17 @@ def test_invalid_records_are_skipped_and_counted(tmp_path):
     b = MhpTestBadPoses(data_dir=str(tmp_path / "tfds"))
     b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
     assert b.info.splits["train"].num_examples == 1
+
+
+@pytest.mark.parametrize("name,start", [("human36m", 7), ("human36m+mpii", 5),
+                                        ("human36m+mpii", 8)])
+def test_fast_forward_continues_the_same_stream(prepared, name, start):
+    cfg = pipeline.PipelineConfig(input_size=64, heatmap_size=16, depth_bins=16)
+    build = lambda s: datasets.build_dataset(  # noqa: E731
+        name, "train", prepared, training=True, config=cfg, seed=5, shuffle_buffer=4,
+        start_example=s)
+    full = list(build(0).take(start + 6).as_numpy_iterator())[start:]
+    resumed = list(build(start).take(6).as_numpy_iterator())
+    for a, b in zip(full, resumed):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["coords"], b["coords"])

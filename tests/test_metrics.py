@@ -97,3 +97,15 @@ def test_bad_input():
         metrics.mpjpe(np.full((1, 3, 3), np.nan), np.zeros((1, 3, 3)))
     with pytest.raises(ValueError, match=r"\[N, J, 3\]"):
         metrics.mpjpe(np.zeros((3, 3)), np.zeros((3, 3)))
+
+
+def test_coord_l1_loss_by_hand():
+    from mhp_tf.training.losses import coord_l1_loss
+    pred = np.zeros((2, 2, 3), np.float32)
+    target = np.array([[[3, 6, 9], [1, 1, 1]], [[3, 6, 9], [0, 0, 0]]], np.float32)
+    vis = np.array([[1, 0], [1, 1]], np.float32)
+    have_depth = np.array([1, 0], np.float32)
+    loss = coord_l1_loss(pred, target, vis, have_depth).numpy()
+    # sample 0: joint0 (3+6+9)/3 = 6, joint1 masked -> mean 3
+    # sample 1: joint0 (3+6)/3 = 3 (z masked), joint1 0 -> mean 1.5
+    np.testing.assert_allclose(loss, [3.0, 1.5])

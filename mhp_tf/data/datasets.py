@@ -112,7 +112,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
                   batch_size: Optional[int] = None,
                   config: Optional[pipeline.PipelineConfig] = None, seed: int = 0,
                   shuffle_buffer: int = 2048, repeat: Optional[bool] = None,
-                  training_keys_only: Optional[bool] = None) -> tf.data.Dataset:
+                  training_keys_only: Optional[bool] = None,
+                  start_example: int = 0) -> tf.data.Dataset:
     """The input pipeline for one dataset, or a 50/50 mix of two (``"a+b"``).
 
     Args:
@@ -126,6 +127,10 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
       repeat: repeat forever (default: ``training``).
       training_keys_only: keep only ``image, coords, vis, have_depth`` (default:
         ``training``); evaluation keeps box, affine and 3D metadata too.
+      start_example: fast-forward: the dataset starts where one that had already
+        produced this many (mixed) examples would continue, exactly, for a fixed
+        seed. Skips raw records before decoding, so it is cheap (used to resume
+        multi-device training, whose iterators cannot be checkpointed).
 
     Returns:
       A dataset of dicts (see :func:`pipeline.preprocess_example`).
@@ -145,9 +150,13 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
             ds = ds.shuffle(shuffle_buffer, seed=seed + i, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-        ds = pipeline.map_examples(ds, cfg, training, skeleton, seed=seed * 1000 + i)
+        # Element share of this stream among the first start_example (alternating) ones.
+        skip = start_example if len(parts) == 1 else (start_example + 1 - i) // 2
+        if skip:
+            ds = ds.skip(skip)
+        ds = pipeline.map_examples(ds, cfg, training, skeleton, seed=seed * 1000 + i, start=skip)
         streams.append(ds)
-    ds = streams[0] if len(streams) == 1 else pipeline.mix_datasets(*streams)
+    ds = streams[0] if len(streams) == 1 else pipeline.mix_datasets(*streams, first=start_example)
     if keys_only:
         ds = ds.map(lambda ex: {k: ex[k] for k in pipeline.TRAINING_KEYS},
                     num_parallel_calls=tf.data.AUTOTUNE)

@@ -322,7 +322,10 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
         vis = tf.where(have, tf.gather(vis, gather_idx), 0.0)
         joints_cam_out = tf.where(have[:, None], tf.gather(joints_cam_out, gather_idx), 0.0)
 
+    ids = {k: tf.cast(example[k], tf.int32) if k in example else tf.constant(-1)
+           for k in ("subject", "action", "frame")}
     return {
+        **ids,
         "image": _normalize(patch, cfg.normalization),
         "coords": coords,
         "vis": vis,
@@ -343,27 +346,31 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
 
 def map_examples(ds: tf.data.Dataset, cfg: PipelineConfig, training: bool,
                  source_skeleton: str, seed: int = 0,
-                 num_parallel_calls=tf.data.AUTOTUNE) -> tf.data.Dataset:
+                 num_parallel_calls=tf.data.AUTOTUNE, start: int = 0) -> tf.data.Dataset:
     """Apply :func:`preprocess_example` with a per-element stateless seed.
 
-    Element ``i`` of ``ds`` gets seed ``(seed, i)``, so results do not depend on
-    parallelism or scheduling; drops examples whose box is empty.
+    Element ``i`` of ``ds`` gets seed ``(seed, start + i)``, so results do not
+    depend on parallelism or scheduling (``start`` continues the numbering of a
+    stream that was fast-forwarded); drops examples whose box is empty.
     """
     def fn(index, example):
         return preprocess_example(example, tf.stack([tf.cast(seed, tf.int64), index]), cfg,
                                   training, source_skeleton)
 
-    ds = ds.enumerate().map(fn, num_parallel_calls=num_parallel_calls, deterministic=True)
+    ds = ds.enumerate(start=start).map(fn, num_parallel_calls=num_parallel_calls,
+                                       deterministic=True)
     return ds.filter(lambda ex: ex["valid"])
 
 
-def mix_datasets(primary: tf.data.Dataset, secondary: tf.data.Dataset) -> tf.data.Dataset:
+def mix_datasets(primary: tf.data.Dataset, secondary: tf.data.Dataset,
+                 first: int = 0) -> tf.data.Dataset:
     """Alternate two (already repeated) datasets element by element: an exact 50/50 mix.
 
     Pass repeated datasets: the shorter one is then cycled, as in the reference's
-    ``MultipleDatasets(make_same_len=True)``.
+    ``MultipleDatasets(make_same_len=True)``. ``first`` (0 or 1) picks the stream
+    of the first element (1 continues a mix that had produced an odd count).
     """
-    selector = tf.data.Dataset.range(2).repeat()
+    selector = tf.data.Dataset.range(2).repeat().skip(first % 2)
     return tf.data.Dataset.choose_from_datasets([primary, secondary], selector)
 
 

@@ -1,0 +1,105 @@
+r"""Train MobileHumanPose: ``python -m mhp_tf.train --flagfile=experiments/xs.flags``.
+
+A thin binary over :func:`mhp_tf.training.train`. Flagfiles in ``experiments/``
+hold the paper recipes; any flag on the command line overrides the flagfile,
+and ``--set=section.field=value`` reaches every config field::
+
+    python -m mhp_tf.train --flagfile=experiments/l.flags --model_dir=runs/l
+    python -m mhp_tf.train --flagfile=experiments/xs.flags --model_dir=runs/xs \
+        --strategy=mirrored --mixed_precision --batch_size=128
+    python -m mhp_tf.train --flagfile=experiments/quickstart.flags   # synthetic data, CPU
+
+Re-running the same command resumes from the last checkpoint in --model_dir.
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+# name -> (config key, flag kind, help)
+_OVERRIDES = {
+    "train_dataset": ("data.train", "string", "Training dataset(s); 'a+b' mixes 50/50."),
+    "test_dataset": ("data.test", "string", "Evaluation dataset."),
+    "data_dir": ("data.data_dir", "string", "Prepared datasets folder."),
+    "skeleton": ("data.skeleton", "string", "Target joint set (h36m or muco)."),
+    "normalization": ("data.normalization", "string", "reference | imagenet | none."),
+    "batch_size": ("train.batch_size", "integer", "Global batch size."),
+    "epochs": ("train.epochs", "integer", "Epochs."),
+    "steps_per_epoch": ("train.steps_per_epoch", "integer", "Steps per epoch (default: data)."),
+    "learning_rate": ("train.learning_rate", "float", "Adam learning rate."),
+    "lr_decay_epochs": ("train.lr_decay_epochs", "string", "Comma-separated decay epochs."),
+    "checkpoint_every": ("train.checkpoint_every", "integer", "Checkpoint interval (steps)."),
+    "log_every": ("train.log_every", "integer", "TensorBoard scalar interval (steps)."),
+    "seed": ("train.seed", "integer", "Random seed."),
+    "strategy": ("train.strategy", "string", "default | mirrored | multi_worker | tpu."),
+    "tpu": ("train.tpu", "string", "TPU name/address for --strategy=tpu."),
+    "mixed_precision": ("train.mixed_precision", "bool", "mixed_float16 training."),
+    "xla": ("train.jit_compile", "bool", "XLA-compile the training step."),
+    "deterministic": ("train.deterministic", "bool", "Deterministic ops (slower)."),
+    "eval_max_examples": ("train.eval_max_examples", "integer", "Cap evaluation examples."),
+}
+
+
+def define_flags():
+    flags.DEFINE_string("model_dir", None, "Run folder (checkpoints, logs, config, model).")
+    flags.DEFINE_enum("variant", "xs", ["l", "s", "xs"], "Model preset.")
+    flags.DEFINE_integer("num_joints", 18, "Number of joints (18 = H36M, 21 = MuCo).")
+    for name, (_, kind, help_) in _OVERRIDES.items():
+        getattr(flags, f"DEFINE_{kind}")(name, None, help_)
+    flags.DEFINE_multi_string("set", [], "Config override 'section.field=value', repeatable "
+                              "(e.g. --set=model.concat=none --set=model.activation=relu).")
+    flags.DEFINE_enum("flip_test", "reference", ["reference", "exact", "none"],
+                      "Flip test used by the evaluation after training.")
+    flags.DEFINE_bool("evaluate", True, "Evaluate on --test_dataset after training.")
+    flags.DEFINE_integer("max_steps", None, "Stop at this global step (smoke runs).")
+
+
+def config_from_flags():
+    from mhp_tf.training.config import make_config
+
+    overrides = {}
+    for name, (key, _, _) in _OVERRIDES.items():
+        value = getattr(FLAGS, name)
+        if value is not None:
+            overrides[key] = value if isinstance(value, str) else value
+    for item in FLAGS.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise app.UsageError(f"--set expects section.field=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    return make_config(FLAGS.variant, FLAGS.num_joints, overrides)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.model_dir:
+        raise app.UsageError("--model_dir is required (where checkpoints and logs go)")
+    from mhp_tf.evaluation import evaluator
+    from mhp_tf.training import trainer
+
+    cfg = config_from_flags()
+
+    def evaluate_fn(model):
+        return evaluator.evaluate(model, cfg.data.test, cfg.data.test_split, cfg.data.data_dir,
+                                  cfg.pipeline_config(), batch_size=32,
+                                  flip_test=FLAGS.flip_test,
+                                  max_examples=cfg.train.eval_max_examples, progress=False)
+
+    summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn if FLAGS.evaluate
+                            else None, max_steps=FLAGS.max_steps)
+    if summary.get("eval"):
+        print(evaluator.format_result(summary["eval"]))
+        with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:
+            json.dump(summary["eval"], f, indent=2)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

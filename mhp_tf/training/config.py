@@ -1,0 +1,171 @@
+"""Experiment configuration: a small dataclass tree that flags override.
+
+``ExperimentConfig(model=..., data=..., train=...)``; the model part is a
+:class:`mhp_tf.ModelConfig` built from a preset (``variant``) plus overrides.
+The final config is validated and written to ``<model_dir>/config.json`` so a
+run can be reproduced (and resumed) from its own folder.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from mhp_tf.data.pipeline import NORMALIZATIONS
+from mhp_tf.data.pipeline import PipelineConfig
+from mhp_tf.modeling import ModelConfig
+from mhp_tf.modeling import preset_config
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Datasets and input pipeline.
+
+    ``train`` may mix two datasets 50/50 with ``+`` (``"human36m/protocol2+mpii"``).
+    """
+
+    train: str = "human36m/protocol2+mpii"
+    test: str = "human36m/protocol2"
+    test_split: str = "test"
+    data_dir: Optional[str] = None
+    skeleton: str = "h36m"
+    normalization: str = "reference"
+    shuffle_buffer: int = 2048
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Optimisation, schedule, checkpointing and runtime options (paper recipe defaults)."""
+
+    batch_size: int = 64  # global batch size
+    epochs: int = 25
+    steps_per_epoch: Optional[int] = None  # None: examples of the first train dataset / batch
+    learning_rate: float = 1e-3
+    lr_decay_epochs: Tuple[int, ...] = (17, 21)
+    lr_decay_factor: float = 10.0
+    checkpoint_every: int = 500  # steps
+    keep_checkpoints: int = 3
+    log_every: int = 50  # steps
+    eval_every_epochs: int = 1
+    eval_max_examples: Optional[int] = None
+    seed: int = 0
+    deterministic: bool = False
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    strategy: str = "default"
+    tpu: Optional[str] = None
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    variant: str = "xs"
+    model: ModelConfig = dataclasses.field(default_factory=lambda: preset_config("xs"))
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def validate(self) -> "ExperimentConfig":
+        def check(ok, msg):
+            if not ok:
+                raise ValueError(f"invalid experiment config: {msg}")
+
+        t, d = self.train, self.data
+        check(t.batch_size > 0, f"train.batch_size must be > 0, got {t.batch_size}")
+        check(t.epochs > 0, f"train.epochs must be > 0, got {t.epochs}")
+        check(t.learning_rate > 0, "train.learning_rate must be > 0")
+        check(t.lr_decay_factor >= 1, "train.lr_decay_factor must be >= 1")
+        check(list(t.lr_decay_epochs) == sorted(t.lr_decay_epochs),
+              f"train.lr_decay_epochs must be increasing, got {t.lr_decay_epochs}")
+        check(t.checkpoint_every > 0 and t.log_every > 0,
+              "train.checkpoint_every and train.log_every must be > 0")
+        check(t.steps_per_epoch is None or t.steps_per_epoch > 0,
+              "train.steps_per_epoch must be > 0")
+        check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
+        check(d.normalization in NORMALIZATIONS,
+              f"data.normalization={d.normalization!r}, expected {NORMALIZATIONS}")
+        check(self.model.head == "coords", "training needs model.head='coords'")
+        check(len(d.train.split("+")) <= 2, "data.train mixes at most two datasets")
+        self.pipeline_config()  # validates skeleton etc.
+        return self
+
+    def pipeline_config(self, **overrides) -> PipelineConfig:
+        return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
+                                        normalization=self.data.normalization, **overrides)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ExperimentConfig":
+        train = dict(d.get("train", {}))
+        if "lr_decay_epochs" in train:
+            train["lr_decay_epochs"] = tuple(train["lr_decay_epochs"])
+        return cls(variant=d.get("variant", "xs"), model=ModelConfig(**d["model"]),
+                   data=DataConfig(**d.get("data", {})), train=TrainConfig(**train))
+
+    def save(self, model_dir: str) -> str:
+        os.makedirs(model_dir, exist_ok=True)
+        path = os.path.join(model_dir, "config.json")
+        with open(path, "w") as f:
+            f.write(self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, model_dir: str) -> "ExperimentConfig":
+        with open(os.path.join(model_dir, "config.json")) as f:
+            return cls.from_dict(json.load(f))
+
+
+def _coerce(value: str, current: Any, field_type: Any):
+    """Parse a command-line string into the type of the field it overrides."""
+    if isinstance(current, bool):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if isinstance(current, tuple) or "Tuple" in str(field_type):
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if current is None:
+        if value.lower() == "none":
+            return None
+        for cast in (int, float):
+            try:
+                return cast(value)
+            except ValueError:
+                pass
+    return value
+
+
+def make_config(variant: str = "xs", num_joints: int = 18,
+                overrides: Optional[Dict[str, str]] = None) -> ExperimentConfig:
+    """Preset model + defaults, then ``{"section.field": "value"}`` overrides; validated."""
+    model = preset_config(variant, num_joints)
+    cfg = ExperimentConfig(variant=variant, model=model)
+    model_changes = {}
+    for key, raw in (overrides or {}).items():
+        section, _, name = key.partition(".")
+        if section not in ("model", "data", "train") or not name:
+            raise ValueError(f"override {key!r} must look like model.x, data.x or train.x")
+        target = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        if name not in fields:
+            raise ValueError(f"unknown option {key!r}; {section} options: {sorted(fields)}")
+        value = _coerce(raw, getattr(target, name), fields[name].type) \
+            if isinstance(raw, str) else raw
+        if section == "model":
+            model_changes[name] = value
+        else:
+            setattr(target, name, value)
+    if model_changes:
+        cfg.model = preset_config(variant, model_changes.pop("num_joints", num_joints),
+                                  **model_changes)
+    return cfg.validate()

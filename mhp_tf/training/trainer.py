@@ -1,0 +1,299 @@
+"""The training loop: distributed, mixed-precision capable, resumable, never loses work.
+
+``train(cfg, model_dir)`` builds the model under the chosen
+``tf.distribute`` strategy, restores the latest checkpoint in
+``model_dir/checkpoints`` if there is one (model, optimizer with its step
+counter, and the input iterator, so a resumed run sees exactly the batches an
+uninterrupted one would), and trains until ``epochs * steps_per_epoch`` steps:
+
+* checkpoints every ``checkpoint_every`` steps and at the end;
+* a non-finite loss stops training with :class:`TrainingDiverged` before
+  anything is saved, so the last good checkpoint stays intact;
+* TensorBoard logs in ``model_dir/train`` (loss, learning rate, images with
+  predicted and true skeletons) and ``model_dir/eval`` (validation metrics);
+* a progress bar with ETA per epoch and a final summary line;
+* the final model is saved to ``model_dir/model.keras``.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from typing import Dict, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from mhp_tf import visualize
+from mhp_tf.data import datasets
+from mhp_tf.data import pipeline
+from mhp_tf.modeling import MobileHumanPose
+from mhp_tf.training.config import ExperimentConfig
+from mhp_tf.training.losses import coord_l1_loss
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf."""
+
+
+def make_strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distribute.Strategy:
+    """``default`` / ``mirrored`` (all local GPUs, or CPU devices) / ``multi_worker``
+    (reads ``TF_CONFIG``) / ``tpu``."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment variable "
+                             "describing the cluster and this worker's task")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy {name!r}")
+
+
+def epoch_examples(name: str, data_dir: Optional[str]) -> int:
+    """Examples per epoch: one dataset's size, or twice the larger for a 50/50 mix
+    (the reference's ``MultipleDatasets(make_same_len=True)``)."""
+    counts = []
+    for part in name.split("+"):
+        builder = datasets.prepared_builder(part, data_dir)
+        counts.append(builder.info.splits["train"].num_examples)
+    return counts[0] if len(counts) == 1 else 2 * max(counts)
+
+
+def learning_rate_schedule(cfg: ExperimentConfig, steps_per_epoch: int):
+    t = cfg.train
+    boundaries = [int(e * steps_per_epoch) for e in t.lr_decay_epochs]
+    values = [t.learning_rate / t.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
+    if not boundaries:
+        return tf.keras.optimizers.schedules.PiecewiseConstantDecay([10 ** 12], values * 2)
+    return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def _skeleton_images(batch, pred, cfg: pipeline.PipelineConfig, n: int = 4):
+    """Patches with true (left) and predicted (right) skeletons, for TensorBoard."""
+    out = []
+    scale = cfg.input_size / cfg.heatmap_size
+    images = pipeline.denormalize(batch["image"][:n], cfg.normalization).numpy()
+    for img, coords, p, vis in zip(images, batch["coords"][:n].numpy(), pred[:n], batch["vis"][:n]):
+        true = visualize.draw_skeleton_2d(img, coords[:, :2] * scale, cfg.skeleton, vis)
+        guess = visualize.draw_skeleton_2d(img, p[:, :2] * scale, cfg.skeleton)
+        out.append(np.concatenate([true, guess], axis=1))
+    return np.stack(out).astype(np.uint8)
+
+
+def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribute.Strategy] = None,
+          evaluate_fn=None, max_steps: Optional[int] = None, progress: bool = True) -> Dict:
+    """Train (or resume) an experiment in ``model_dir``; returns a summary dict.
+
+    Args:
+      cfg: validated :class:`ExperimentConfig`.
+      model_dir: run folder (config.json, checkpoints/, train/, eval/, model.keras).
+      strategy: a ``tf.distribute`` strategy (default: from ``cfg.train.strategy``).
+      evaluate_fn: optional ``fn(model) -> dict`` called after each evaluated epoch.
+      max_steps: stop after this global step (for tests and smoke runs).
+    """
+    cfg.validate()
+    t = cfg.train
+    os.makedirs(model_dir, exist_ok=True)
+    saved = os.path.join(model_dir, "config.json")
+    if os.path.exists(saved):
+        previous = ExperimentConfig.load(model_dir).to_dict()
+        if previous["model"] != cfg.to_dict()["model"]:
+            raise ValueError(f"{model_dir} holds a run with a different model config; "
+                             f"use a new --model_dir or the same model settings")
+    cfg.save(model_dir)
+
+    tf.keras.utils.set_random_seed(t.seed)
+    if t.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if t.mixed_precision:
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = strategy or make_strategy(t.strategy, t.tpu)
+    replicas = strategy.num_replicas_in_sync
+    if t.batch_size % replicas:
+        raise ValueError(f"batch_size {t.batch_size} is not divisible by the "
+                         f"{replicas} replicas")
+
+    pipe_cfg = cfg.pipeline_config()
+    steps_per_epoch = t.steps_per_epoch or max(
+        1, epoch_examples(cfg.data.train, cfg.data.data_dir) // t.batch_size)
+    total_steps = t.epochs * steps_per_epoch
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+
+    def make_dataset(start_example=0):
+        ds = datasets.build_dataset(cfg.data.train, "train", cfg.data.data_dir, training=True,
+                                    batch_size=t.batch_size, config=pipe_cfg, seed=t.seed,
+                                    shuffle_buffer=cfg.data.shuffle_buffer,
+                                    start_example=start_example)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return strategy.experimental_distribute_dataset(ds.with_options(options))
+
+    # Single-device iterators are saved in the checkpoint; multi-device
+    # (distributed) iterators cannot be, so those runs fast-forward the input
+    # pipeline to the restored step instead (exact for a fixed seed).
+    track_iterator = replicas == 1 and not tf.distribute.has_strategy() \
+        and strategy is tf.distribute.get_strategy()
+    ckpt_dir = os.path.join(model_dir, "checkpoints")
+    with strategy.scope():
+        model = MobileHumanPose(name=f"mobilehumanpose_{cfg.variant}", **cfg.model.to_dict())
+        optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(cfg, steps_per_epoch))
+        if t.mixed_precision:
+            optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+        if track_iterator:
+            iterator = iter(make_dataset())
+            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, iterator=iterator)
+        else:
+            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(
+            checkpoint, ckpt_dir, max_to_keep=t.keep_checkpoints,
+            step_counter=optimizer.iterations, checkpoint_interval=t.checkpoint_every)
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            logging.info("Resumed from %s (step %d)", manager.latest_checkpoint,
+                         int(optimizer.iterations.numpy()))
+        if not track_iterator:
+            iterator = iter(make_dataset(int(optimizer.iterations.numpy()) * t.batch_size))
+
+    def step_fn(batch):
+        with tf.GradientTape() as tape:
+            pred = model(batch["image"], training=True)
+            per_example = coord_l1_loss(pred, batch["coords"], batch["vis"], batch["have_depth"])
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=t.batch_size)
+            scaled = optimizer.get_scaled_loss(loss) if t.mixed_precision else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        if t.mixed_precision:
+            grads = optimizer.get_unscaled_gradients(grads)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function(jit_compile=t.jit_compile or None)
+    def replica_step(batch):
+        return step_fn(batch)
+
+    @tf.function
+    def train_step(it):
+        per_replica = strategy.run(replica_step, args=(next(it),))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    is_chief = _is_chief(strategy)
+    # A fixed, un-augmented batch for the TensorBoard skeleton images.
+    # Built and used on every worker: reading BatchNorm statistics (ON_READ variables)
+    # outside a replica step is a collective op under MultiWorkerMirroredStrategy.
+    preview = next(iter(datasets.build_dataset(
+        cfg.data.train.split("+")[0], "train", cfg.data.data_dir, training=False, batch_size=4,
+        config=pipe_cfg, training_keys_only=True)))
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if is_chief \
+        else tf.summary.create_noop_writer()
+    eval_writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval")) if is_chief \
+        else tf.summary.create_noop_writer()
+
+    step = int(optimizer.iterations.numpy())
+    start_step, start_time = step, time.time()
+    losses = []
+    last_eval = None
+    bar = None
+    while step < total_steps:
+        epoch, in_epoch = divmod(step, steps_per_epoch)
+        if bar is None and progress and is_chief:
+            print(f"Epoch {epoch + 1}/{t.epochs}")
+            bar = tf.keras.utils.Progbar(min(steps_per_epoch, total_steps - epoch * steps_per_epoch))
+            if in_epoch:
+                bar.update(in_epoch)
+        loss = float(train_step(iterator))
+        step += 1
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss became {loss} at step {step}; training stopped without saving. The last "
+                f"good checkpoint ({manager.latest_checkpoint or 'none yet'}) is intact. Lower "
+                f"train.learning_rate, try without mixed precision, or check the data "
+                f"(python -m mhp_tf.data.inspect).")
+        losses.append(loss)
+        lr = _current_lr(optimizer)
+        if bar is not None:
+            bar.update(step - epoch * steps_per_epoch, [("loss", loss), ("lr", lr)])
+        if step % t.log_every == 0 or step == total_steps:
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("learning_rate", lr)
+        manager.save(checkpoint_number=step, check_interval=True)
+        if step % steps_per_epoch == 0 or step == total_steps:
+            bar = None
+            done_epoch = step // steps_per_epoch
+            _log_images(writer, step, preview, model, pipe_cfg)
+            if evaluate_fn is not None and (done_epoch % t.eval_every_epochs == 0
+                                            or step == total_steps):
+                last_eval = evaluate_fn(model)
+                with eval_writer.as_default(step=step):
+                    for key in ("mpjpe", "pa_mpjpe_rigid", "pa_mpjpe_similarity"):
+                        if key in last_eval:
+                            tf.summary.scalar(key, last_eval[key])
+    manager.save(checkpoint_number=step, check_interval=False) if step > start_step else None
+    writer.flush()
+    eval_writer.flush()
+
+    seconds = time.time() - start_time
+    summary = {
+        "model_dir": model_dir, "steps": step, "steps_this_run": step - start_step,
+        "replicas": replicas,
+        "seconds": seconds,
+        "images_per_second": (step - start_step) * t.batch_size / max(seconds, 1e-9),
+        "final_loss": float(np.mean(losses[-max(1, min(len(losses), steps_per_epoch // 10 or 1)):]))
+        if losses else None,
+        "first_loss": losses[0] if losses else None,
+        "eval": last_eval,
+    }
+    # Every worker saves (collective reads); only the chief's copy is kept.
+    save_dir = model_dir if is_chief else os.path.join(model_dir, f".worker_{_task_id(strategy)}")
+    os.makedirs(save_dir, exist_ok=True)
+    model.save(os.path.join(save_dir, "model.keras"))
+    if not is_chief:
+        shutil.rmtree(save_dir, ignore_errors=True)
+    if is_chief:
+        with open(os.path.join(model_dir, "train_summary.json"), "w") as f:
+            json.dump(summary, f, indent=2, default=float)
+        print(f"Trained {summary['steps_this_run']} steps (total {step}) in {seconds:.0f} s, "
+              f"{summary['images_per_second']:.1f} img/s; loss {summary['first_loss']} -> "
+              f"{summary['final_loss']}; model saved to {os.path.join(model_dir, 'model.keras')}")
+    summary["model"] = model
+    return summary
+
+
+def _current_lr(optimizer) -> float:
+    lr = optimizer.learning_rate
+    value = lr(optimizer.iterations - 1) if callable(lr) else lr
+    return float(tf.convert_to_tensor(value).numpy())
+
+
+def _task_id(strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return int(getattr(resolver, "task_id", 0) or 0)
+
+
+def _is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type in ("chief", None) or (
+        resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def _log_images(writer, step, batch, model, pipe_cfg):
+    try:
+        pred = model(batch["image"][:4], training=False).numpy()
+        with writer.as_default(step=step):
+            tf.summary.image("skeletons (true | predicted)",
+                             _skeleton_images(batch, pred, pipe_cfg), max_outputs=4)
+    except Exception as e:  # images are a convenience; never stop training for them
+        logging.warning("could not log skeleton images: %s", e)

@@ -1,0 +1,205 @@
+"""Training loop: learns, checkpoints, resumes, stops on NaN, distributes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fakedata
+from mhp_tf.training import config as config_lib
+from mhp_tf.training import trainer
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+
+TINY = {"model.input_size": "64", "model.embedding_size": "32", "model.depth_bins": "8",
+        "data.train": "human36m+mpii", "data.test": "human36m", "train.batch_size": "8",
+        "train.epochs": "2", "train.steps_per_epoch": "8", "train.checkpoint_every": "4",
+        "train.log_every": "2", "train.lr_decay_epochs": "1", "data.shuffle_buffer": "16"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return fakedata.prepare(str(tmp_path_factory.mktemp("fake") / "tfds"))
+
+
+def tiny_config(data_dir, **extra):
+    overrides = dict(TINY, **{"data.data_dir": data_dir}, **extra)
+    return config_lib.make_config("xs", 18, overrides)
+
+
+def test_config_overrides_and_validation(tmp_path):
+    cfg = config_lib.make_config("s", 21, {"model.concat": "none", "train.batch_size": "12",
+                                           "train.lr_decay_epochs": "3,5",
+                                           "train.mixed_precision": "true"})
+    assert cfg.model.width_multiplier == 0.75 and cfg.model.concat == "none"
+    assert cfg.model.num_joints == 21 and cfg.train.lr_decay_epochs == (3, 5)
+    assert cfg.train.batch_size == 12 and cfg.train.mixed_precision is True
+    cfg.save(str(tmp_path))
+    assert config_lib.ExperimentConfig.load(str(tmp_path)).to_dict() == cfg.to_dict()
+    with pytest.raises(ValueError, match="unknown option 'train.batchsize'"):
+        config_lib.make_config("xs", 18, {"train.batchsize": "3"})
+    with pytest.raises(ValueError, match="strategy"):
+        config_lib.make_config("xs", 18, {"train.strategy": "horovod"})
+    with pytest.raises(ValueError, match="head='coords'"):
+        config_lib.make_config("xs", 18, {"model.head": "heatmap"})
+
+
+def test_trains_checkpoints_and_resumes(data_dir, tmp_path):
+    model_dir = str(tmp_path / "run")
+    cfg = tiny_config(data_dir)
+    first = trainer.train(cfg, model_dir, max_steps=8, progress=False)
+    assert first["steps"] == 8
+    ckpts = tf.train.get_checkpoint_state(os.path.join(model_dir, "checkpoints"))
+    assert ckpts.model_checkpoint_path.endswith("ckpt-8")
+    assert os.path.exists(os.path.join(model_dir, "model.keras"))
+    assert json.load(open(os.path.join(model_dir, "config.json")))["variant"] == "xs"
+    second = trainer.train(cfg, model_dir, progress=False)
+    assert second["steps"] == 16 and second["steps_this_run"] == 8
+    assert np.isfinite([first["first_loss"], second["final_loss"]]).all()
+    assert second["final_loss"] < first["first_loss"]
+    # A run folder refuses a different model.
+    with pytest.raises(ValueError, match="different model config"):
+        trainer.train(tiny_config(data_dir, **{"model.embedding_size": "16"}), model_dir)
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(data_dir, tmp_path, monkeypatch):
+    model_dir = str(tmp_path / "nan")
+    cfg = tiny_config(data_dir)
+    trainer.train(cfg, model_dir, max_steps=4, progress=False)
+    real = trainer.coord_l1_loss
+    monkeypatch.setattr(trainer, "coord_l1_loss",
+                        lambda *a: real(*a) * float("nan"))
+    with pytest.raises(trainer.TrainingDiverged, match="loss became nan at step 5"):
+        trainer.train(cfg, model_dir, progress=False)
+    state = tf.train.get_checkpoint_state(os.path.join(model_dir, "checkpoints"))
+    assert state.model_checkpoint_path.endswith("ckpt-4")
+    reader = tf.train.load_checkpoint(state.model_checkpoint_path)
+    floats = [n for n, d in reader.get_variable_to_dtype_map().items() if d.is_floating]
+    assert len(floats) > 100
+    for name in floats:
+        assert np.isfinite(reader.get_tensor(name)).all(), name
+
+
+SCRIPT = r"""
+import json, os, sys
+sys.path.insert(0, {tests!r})
+import tensorflow as tf
+mode = sys.argv[1]
+if mode == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import fakedata
+from mhp_tf.training import config as config_lib, trainer
+fakedata.install()
+overrides = json.loads(sys.argv[2])
+cfg = config_lib.make_config("xs", 18, overrides)
+strategy = None
+if mode == "mirrored":
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+out = trainer.train(cfg, sys.argv[3], strategy=strategy, progress=False)
+print("RESULT", json.dumps({{"first": out["first_loss"], "final": out["final_loss"],
+                            "replicas": out["replicas"],
+                            "steps": out["steps"]}}))
+"""
+
+
+def _script(tmp_path):
+    path = tmp_path / "run_train.py"
+    path.write_text(SCRIPT.format(tests=TESTS))
+    return str(path)
+
+
+def _env(**extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env["PYTHONPATH"] = ROOT + os.pathsep + TESTS + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _result(stdout):
+    line = [l for l in stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+def test_mirrored_strategy_on_two_cpu_devices(data_dir, tmp_path):
+    overrides = dict(TINY, **{"data.data_dir": data_dir, "train.epochs": "1"})
+    proc = subprocess.run([sys.executable, _script(tmp_path), "mirrored", json.dumps(overrides),
+                           str(tmp_path / "m")], env=_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = _result(proc.stdout)
+    assert res["replicas"] == 2 and res["steps"] == 8
+    assert np.isfinite([res["first"], res["final"]]).all() and res["final"] < res["first"]
+
+
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_two_processes_on_localhost(data_dir, tmp_path):
+    overrides = dict(TINY, **{"data.data_dir": data_dir, "train.epochs": "1",
+                              "train.strategy": "multi_worker"})
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for i in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers},
+                                "task": {"type": "worker", "index": i}})
+        procs.append(subprocess.Popen(
+            [sys.executable, _script(tmp_path), "multi_worker", json.dumps(overrides),
+             str(tmp_path / f"mw{i}")], env=_env(TF_CONFIG=tf_config),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+        outs.append(_result(out))
+    for res in outs:
+        assert res["replicas"] == 2 and res["steps"] == 8
+        assert np.isfinite([res["first"], res["final"]]).all() and res["final"] < res["first"]
+
+
+def test_sigkill_and_resume_equals_uninterrupted(data_dir, tmp_path):
+    overrides = dict(TINY, **{"data.data_dir": data_dir, "train.epochs": "1",
+                              "train.steps_per_epoch": "16", "train.checkpoint_every": "2",
+                              "train.deterministic": "true"})
+    script = _script(tmp_path)
+    args = lambda d: [sys.executable, script, "default", json.dumps(overrides), d]  # noqa: E731
+    full_dir, killed_dir = str(tmp_path / "full"), str(tmp_path / "killed")
+    full = subprocess.run(args(full_dir), env=_env(), capture_output=True, text=True, timeout=600)
+    assert full.returncode == 0, full.stderr[-3000:]
+
+    proc = subprocess.Popen(args(killed_dir), env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt_dir = os.path.join(killed_dir, "checkpoints")
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        state = tf.train.get_checkpoint_state(ckpt_dir) if os.path.isdir(ckpt_dir) else None
+        if state and int(state.model_checkpoint_path.rsplit("-", 1)[1]) >= 6:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = int(tf.train.get_checkpoint_state(ckpt_dir).model_checkpoint_path.rsplit("-", 1)[1])
+    assert 6 <= killed_at < 16, killed_at  # stopped mid-epoch
+    resumed = subprocess.run(args(killed_dir), env=_env(), capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = tf.keras.models.load_model(os.path.join(full_dir, "model.keras"))
+    b = tf.keras.models.load_model(os.path.join(killed_dir, "model.keras"))
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=wa.name)
