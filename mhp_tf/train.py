@@ -58,6 +58,7 @@ def define_flags():
                       "Flip test used by the evaluation after training.")
     flags.DEFINE_bool("evaluate", True, "Evaluate on --test_dataset after training.")
     flags.DEFINE_integer("max_steps", None, "Stop at this global step (smoke runs).")
+    flags.DEFINE_bool("dry_run", False, "Print the validated config and exit.")
 
 
 def config_from_flags():
@@ -79,12 +80,14 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cfg = config_from_flags()
+    if FLAGS.dry_run:
+        print(cfg.to_json())
+        return
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required (where checkpoints and logs go)")
     from mhp_tf.evaluation import evaluator
     from mhp_tf.training import trainer
-
-    cfg = config_from_flags()
 
     def evaluate_fn(model):
         return evaluator.evaluate(model, cfg.data.test, cfg.data.test_split, cfg.data.data_dir,
