@@ -28,7 +28,7 @@ DATASETS = {
     "coco": "mhp_tf_datasets.coco",
     "muco": "mhp_tf_datasets.muco",
     "mupots": "mhp_tf_datasets.mupots",
-    "synthetic": "mhp_tf_datasets.synthetic",
+    "synthetic": "mhp_tf_datasets.synthetic.builder",
 }
 AUTO_BUILD = ("synthetic",)
 

@@ -1,0 +1,169 @@
+"""The example stream of the synthetic dataset (plain Python, no tensorflow-datasets needed).
+
+Example ``i`` of a split depends only on ``(seed, split, i)`` and the motion source:
+
+1. a pose: a frame of a mocap clip of the split (retargeted onto a body, mirrored with
+   p = 0.5), or a frame of a procedural clip (``proc_<split>_<n>``, ``examples_per_clip``
+   consecutive examples share a clip and its body) — a fraction ``procedural_fraction`` of
+   the examples is procedural even when mocap is used, all of them when it is not;
+2. a body from the split's own pool of body ids (train and test people differ, as the
+   subjects of Human3.6M's protocols do);
+3. a random camera (:func:`~.scene.sample_camera`) and scene (:func:`~.render.render_example`).
+
+Train and test are split by clip: mocap clips by :data:`~.mocap.TEST_CLIPS`, procedural clips
+by construction (their names and random streams carry the split).
+"""
+
+import dataclasses
+from typing import Dict, Iterator, Optional, Tuple, Union
+
+from absl import logging
+import cv2
+import numpy as np
+
+from mhp_tf_datasets.synthetic import mocap as mocap_lib
+from mhp_tf_datasets.synthetic import pose as pose_lib
+from mhp_tf_datasets.synthetic import render
+from mhp_tf_datasets.synthetic import scene
+from mhp_tf_datasets.synthetic.body import sample_body
+
+SPLIT_IDS = {"train": 0, "test": 1}
+TEST_BODY_OFFSET = 10000  # test subjects are body ids >= this
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig:
+    """What the synthetic examples look like and where their poses come from.
+
+    ``mocap``: False (procedural poses only), True (mocap required; downloads the wheels
+    when ``download`` and they are not cached) or "auto" (mocap when it is cached or can be
+    downloaded, else procedural poses with a warning).
+    """
+
+    image_size: int = 256
+    seed: int = 0
+    mocap: Union[bool, str] = False
+    procedural_fraction: float = 0.3
+    frames_per_clip: int = 48
+    examples_per_clip: int = 8
+    train_bodies: int = 200
+    test_bodies: int = 50
+    mocap_cache_dir: Optional[str] = None
+    download: bool = True
+
+    def __post_init__(self):
+        if self.mocap not in (True, False, "auto"):
+            raise ValueError(f"mocap must be True, False or 'auto', got {self.mocap!r}")
+        if self.image_size < 32:
+            raise ValueError(f"image_size must be >= 32, got {self.image_size}")
+        if not 0.0 <= self.procedural_fraction <= 1.0:
+            raise ValueError("procedural_fraction must be in [0, 1]")
+
+
+def load_clips(config: GeneratorConfig) -> Optional[Dict[str, np.ndarray]]:
+    """The mocap clips the config asks for, or None for procedural poses only."""
+    if config.mocap is False:
+        return None
+    try:
+        return mocap_lib.load_mocap(config.mocap_cache_dir, download=config.download)
+    except (mocap_lib.MocapUnavailable, OSError, ValueError) as e:
+        if config.mocap is True:
+            raise
+        logging.warning("synthetic: motion capture unavailable (%s); using procedural poses "
+                        "only", e)
+        return None
+
+
+def encode_jpeg(image_rgb: np.ndarray, quality: int = 92) -> bytes:
+    """JPEG bytes of an RGB uint8 image (OpenCV; deterministic)."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return data.tobytes()
+
+
+class ExampleGenerator:
+    """Renders the examples of one split; ``example(i)`` is independent of any other index."""
+
+    def __init__(self, config: GeneratorConfig, split: str,
+                 clips: Optional[Dict[str, np.ndarray]] = None):
+        if split not in SPLIT_IDS:
+            raise ValueError(f"split must be one of {sorted(SPLIT_IDS)}, got {split!r}")
+        self.config = config
+        self.split = split
+        self.split_id = SPLIT_IDS[split]
+        self.clips = clips
+        self.clip_names = mocap_lib.split_clips(clips, split) if clips else []
+        self._proc_cache: Tuple[int, tuple] = (-1, None)
+        self._bodies = {}
+
+    @property
+    def uses_mocap(self) -> bool:
+        return bool(self.clip_names)
+
+    def body_id(self, rng: np.random.Generator) -> int:
+        if self.split == "train":
+            return int(rng.integers(self.config.train_bodies))
+        return TEST_BODY_OFFSET + int(rng.integers(self.config.test_bodies))
+
+    def body(self, body_id: int):
+        if body_id not in self._bodies:
+            self._bodies[body_id] = sample_body(body_id, self.config.seed)
+        return self._bodies[body_id]
+
+    def procedural_clip(self, index: int):
+        """``(name, body, points (T, 20, 3) m, angles)`` of procedural clip ``index``."""
+        if self._proc_cache[0] != index:
+            rng = np.random.default_rng([self.config.seed, self.split_id, 7, index])
+            body = self.body(self.body_id(rng))
+            points, angles = pose_lib.sample_clip(rng, body, self.config.frames_per_clip)
+            name = f"proc_{self.split}_{index:05d}"
+            self._proc_cache = (index, (name, body, points, angles))
+        return self._proc_cache[1]
+
+    def pose(self, index: int, rng: np.random.Generator):
+        """``(sequence, frame, body, points_world (20, 3) m)`` of example ``index``."""
+        cfg = self.config
+        if self.uses_mocap and rng.random() >= cfg.procedural_fraction:
+            name = self.clip_names[int(rng.integers(len(self.clip_names)))]
+            frames = self.clips[name]
+            frame = int(rng.integers(len(frames)))
+            body = self.body(self.body_id(rng))
+            points = pose_lib.retarget(frames[frame], body)
+            if name.startswith(mocap_lib.GROUNDED_CLIPS_PREFIXES):
+                points = pose_lib.place_on_ground(points)
+            if rng.random() < 0.5:
+                points = pose_lib.mirror(points)
+            points[:, :2] -= points[pose_lib.P["Pelvis"], :2]
+            return name, frame, body, points
+        name, body, points, _ = self.procedural_clip(index // cfg.examples_per_clip)
+        frame = int(rng.integers(len(points)))
+        return name, frame, body, points[frame].copy()
+
+    def example(self, index: int) -> Dict:
+        """Example ``index``: image (uint8 RGB) + schema labels (+ sequence/frame/subject)."""
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, self.split_id, index])
+        name, frame, body, points = self.pose(index, rng)
+        size = cfg.image_size
+        camera = scene.sample_camera(rng, points, size, size)
+        pose_cam_mm = camera.world_to_camera(points) * 1000.0
+        ex = render.render_example(pose_cam_mm, camera, body,
+                                   seed=[cfg.seed, self.split_id, index, 1])
+        ex.update(sequence=name, frame=frame, subject=body.body_id, action=-1)
+        return ex
+
+
+def generate_examples(split: str, num_examples: int, config: GeneratorConfig = GeneratorConfig(),
+                      clips: Optional[Dict[str, np.ndarray]] = None, start: int = 0
+                      ) -> Iterator[Tuple[str, Dict]]:
+    """Yield ``(key, example)`` for examples ``start .. start + num_examples - 1`` of ``split``.
+
+    ``clips``: mocap clips (default: :func:`load_clips` of the config).
+    """
+    if clips is None:
+        clips = load_clips(config)
+    gen = ExampleGenerator(config, split, clips)
+    for i in range(start, start + num_examples):
+        yield f"{split}_{i:07d}", gen.example(i)
