@@ -59,6 +59,8 @@ def define_flags():
     flags.DEFINE_bool("evaluate", True, "Evaluate on --test_dataset after training.")
     flags.DEFINE_integer("max_steps", None, "Stop at this global step (smoke runs).")
     flags.DEFINE_bool("dry_run", False, "Print the validated config and exit.")
+    flags.DEFINE_bool("report_baselines", False, "Before training, evaluate the untrained "
+                      "model and the mean-pose baseline; report them next to the result.")
 
 
 def config_from_flags():
@@ -95,12 +97,35 @@ def main(argv):
                                   flip_test=FLAGS.flip_test,
                                   max_examples=cfg.train.eval_max_examples, progress=False)
 
+    baselines = report_baselines(cfg, evaluate_fn) if FLAGS.report_baselines else None
     summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn if FLAGS.evaluate
                             else None, max_steps=FLAGS.max_steps)
     if summary.get("eval"):
         print(evaluator.format_result(summary["eval"]))
         with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:
-            json.dump(summary["eval"], f, indent=2)
+            json.dump({**summary["eval"], "baselines": baselines}, f, indent=2)
+        if baselines:
+            before, after = baselines["untrained_mpjpe"], summary["eval"]["mpjpe"]
+            print(f"Held-out MPJPE ({cfg.data.test}/{cfg.data.test_split}): untrained "
+                  f"{before:.1f} mm -> trained {after:.1f} mm ({100 * (after - before) / before:+.1f}"
+                  f"%); mean-pose baseline {baselines['mean_pose_mpjpe']:.1f} mm")
+
+
+def report_baselines(cfg, evaluate_fn):
+    """MPJPE of the untrained model (same seed as training) and of the mean pose."""
+    import tensorflow as tf
+
+    from mhp_tf.evaluation import evaluator
+    from mhp_tf.modeling import MobileHumanPose
+
+    tf.keras.utils.set_random_seed(cfg.train.seed)
+    untrained = evaluate_fn(MobileHumanPose(**cfg.model.to_dict()))
+    mean_pose = evaluator.mean_pose_baseline(
+        cfg.data.train, cfg.data.test, cfg.data.test_split, cfg.data.data_dir,
+        cfg.data.skeleton, cfg.train.eval_max_examples)
+    print(f"Before training: untrained model MPJPE {untrained['mpjpe']:.1f} mm, "
+          f"mean-pose baseline {mean_pose['mpjpe']:.1f} mm")
+    return {"untrained_mpjpe": untrained["mpjpe"], "mean_pose_mpjpe": mean_pose["mpjpe"]}
 
 
 if __name__ == "__main__":

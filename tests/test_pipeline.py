@@ -96,7 +96,8 @@ def test_flip_swaps_left_and_right():
     # plain one, i.e. column k - 1 of the plain patch reversed.
     a = flipped["image"].numpy()
     b = plain["image"].numpy()[:, ::-1]
-    np.testing.assert_allclose(a[:, 1:], b[:, :-1], atol=1e-2)
+    # (uint8 warp: equal up to one grey level of rounding)
+    np.testing.assert_allclose(a[:, 1:], b[:, :-1], atol=1.0)
 
 
 def test_z_targets_and_depth_mask():

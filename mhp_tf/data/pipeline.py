@@ -289,11 +289,13 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
     # Output pixel -> crop pixel.
     crop_inv = tf.concat([inv[:, :2], (inv[:, 2] - tf.cast(lo, tf.float32))[:, None]], 1)
     transform = tf.concat([tf.reshape(crop_inv, [6]), tf.zeros([2])], 0)[None]
+    # The warp runs on the uint8 source, as cv2.warpAffine does in the reference (its
+    # patch is uint8 too); only the 256x256 result is converted to float.
     patch = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(crop, tf.float32)[None], transforms=transform,
+        images=crop[None], transforms=transform,
         output_shape=tf.constant([size, size]), fill_value=0.0,
         interpolation="BILINEAR", fill_mode="CONSTANT")[0]
-    patch = tf.clip_by_value(patch * aug["color"], 0.0, 255.0)
+    patch = tf.clip_by_value(tf.cast(patch, tf.float32) * aug["color"], 0.0, 255.0)
     patch.set_shape([size, size, 3])
 
     # Targets, in the source skeleton first (flip swaps joints of that skeleton).

@@ -120,6 +120,36 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
     return result
 
 
+def mean_pose_baseline(train_dataset: str, test_dataset: str, split: str = "test",
+                       data_dir: Optional[str] = None, skeleton: str = "h36m",
+                       max_examples: Optional[int] = None) -> Dict:
+    """MPJPE of always predicting the mean root-relative training pose (no images read).
+
+    A floor every trained model must beat. Uses the 3D training dataset (the first
+    part of a ``a+b`` mix); both datasets must use ``skeleton``.
+    """
+    sk = skeletons.get_skeleton(skeleton)
+
+    def poses(name, split_name, limit=None):
+        ds, src, _ = datasets.load_split(name, split_name, data_dir)
+        if src != sk.name:
+            raise ValueError(f"mean-pose baseline needs {sk.name} data, {name} is {src}")
+        out = []
+        for ex in ds.map(lambda e: {"j": e["joints_cam"], "d": e["have_depth"]}) \
+                .as_numpy_iterator():
+            if ex["d"] > 0:
+                out.append(ex["j"] - ex["j"][sk.root])
+            if limit and len(out) >= limit:
+                break
+        return np.stack(out)
+
+    mean = poses(train_dataset.split("+")[0], "train").mean(0)
+    gt = poses(test_dataset, split, max_examples)
+    pred = np.broadcast_to(mean, gt.shape)
+    return {"dataset": test_dataset, "split": split, "num_examples": int(len(gt)),
+            "mpjpe": metrics.mpjpe(pred, gt, sk.root, sk.eval_joints)}
+
+
 def format_result(result: Dict) -> str:
     """A readable table of an :func:`evaluate` result."""
     lines = [f"{result['dataset']} / {result['split']}: {result['num_examples']} examples, "

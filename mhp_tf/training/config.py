@@ -33,6 +33,7 @@ class DataConfig:
     skeleton: str = "h36m"
     normalization: str = "reference"
     shuffle_buffer: int = 2048
+    occlusion_prob: float = 0.5  # synthetic occlusion augmentation (reference: 0.5)
 
 
 @dataclasses.dataclass
@@ -90,6 +91,7 @@ class ExperimentConfig:
         return self
 
     def pipeline_config(self, **overrides) -> PipelineConfig:
+        overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
 
