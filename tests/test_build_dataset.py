@@ -142,3 +142,14 @@ def test_fast_forward_continues_the_same_stream(prepared, name, start):
     for a, b in zip(full, resumed):
         np.testing.assert_array_equal(a["image"], b["image"])
         np.testing.assert_array_equal(a["coords"], b["coords"])
+
+
+def test_inspect_writes_a_grid_png(prepared, tmp_path):
+    from mhp_tf.data import inspect as inspect_lib
+    out = inspect_lib.inspect("human36m", "train", str(tmp_path / "grid.png"), num=6,
+                              augment=True, data_dir=prepared, columns=3)
+    grid = cv2.imread(out)
+    # 2 rows x 3 columns of 256 px tiles with 2 px padding.
+    assert grid.shape == (2 * 258 + 2, 3 * 258 + 2, 3)
+    # Skeletons were drawn: the pure drawing colours appear in the image.
+    assert (np.abs(grid[:, :, ::-1].astype(int) - (80, 220, 80)).sum(-1) < 10).sum() > 20
