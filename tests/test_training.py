@@ -203,3 +203,16 @@ def test_sigkill_and_resume_equals_uninterrupted(data_dir, tmp_path):
     b = tf.keras.models.load_model(os.path.join(killed_dir, "model.keras"))
     for wa, wb in zip(a.weights, b.weights):
         np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=wa.name)
+
+
+def test_mixed_precision_training(data_dir, tmp_path):
+    cfg = tiny_config(data_dir, **{"train.mixed_precision": "true", "train.epochs": "1",
+                                   "train.steps_per_epoch": "6"})
+    try:
+        out = trainer.train(cfg, str(tmp_path / "mp"), progress=False)
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    model = out["model"]
+    assert model.get_layer("stem_conv").compute_dtype == "float16"
+    assert np.isfinite([out["first_loss"], out["final_loss"]]).all()
+    assert out["final_loss"] < out["first_loss"]
