@@ -6,6 +6,13 @@ similarity Procrustes, labelled) with a per-action table, and writes JSON::
     python -m mhp_tf.evaluate --model_dir=runs/h36m_l                  # its test set
     python -m mhp_tf.evaluate --model=runs/h36m_l/model.keras --dataset=human36m/protocol1
     python -m mhp_tf.evaluate --model_dir=runs/xs --flip_test=exact --output=xs_eval.json
+
+On MuPoTS-3D (``--dataset=mupots``, or a run whose test set is mupots, e.g. the
+21-joint MuCo recipe) it prints 3DPCK_rel@150 mm and AUC per sequence TS1..TS20
+in both conventions ("all ground truth", "matched only") instead::
+
+    python -m mhp_tf.evaluate --model_dir=runs/mupots_xs                # GT boxes
+    python -m mhp_tf.evaluate --model_dir=runs/mupots_xs --mupots_matching=2d
 """
 
 import json
@@ -31,6 +38,9 @@ def define_flags():
     flags.DEFINE_integer("max_examples", None, "Evaluate at most this many examples.")
     flags.DEFINE_string("output", None, "JSON output (default: <model_dir>/eval_<dataset>.json).")
     flags.DEFINE_string("normalization", None, "Input normalisation (default: the run's).")
+    flags.DEFINE_enum("mupots_matching", "gt", ["gt", "2d"],
+                      "MuPoTS: 'gt' keeps each person's own GT-box prediction; '2d' runs the "
+                      "official per-frame 2D matching (40 px) on the predictions.")
 
 
 def load_for_eval(model_dir=None, model_path=None):
@@ -54,8 +64,10 @@ def main(argv):
     del argv
     if not (FLAGS.model_dir or FLAGS.model):
         raise app.UsageError("pass --model_dir or --model")
+    from mhp_tf.data import datasets
     from mhp_tf.data.pipeline import PipelineConfig
     from mhp_tf.evaluation import evaluator
+    from mhp_tf.evaluation import mupots
 
     model, cfg = load_for_eval(FLAGS.model_dir, FLAGS.model)
     dataset = FLAGS.dataset or (cfg.data.test if cfg else None)
@@ -63,12 +75,24 @@ def main(argv):
         raise app.UsageError("--dataset is required with --model")
     data_dir = FLAGS.data_dir or (cfg.data.data_dir if cfg else None)
     normalization = FLAGS.normalization or (cfg.data.normalization if cfg else "reference")
-    skeleton = cfg.data.skeleton if cfg else "h36m"
+    is_mupots = datasets.parse_name(dataset)[0] == "mupots"
+    if cfg:
+        skeleton = cfg.data.skeleton
+    elif is_mupots:
+        skeleton = "muco" if model.mhp_config.num_joints == 21 else "mupots"
+    else:
+        skeleton = "h36m"
     pipe = PipelineConfig.for_model(model.mhp_config, skeleton=skeleton,
                                     normalization=normalization)
-    result = evaluator.evaluate(model, dataset, FLAGS.split, data_dir, pipe, FLAGS.batch_size,
-                                FLAGS.flip_test, FLAGS.max_examples)
-    print(evaluator.format_result(result))
+    if is_mupots:
+        result = mupots.evaluate_mupots(model, dataset, FLAGS.split, data_dir, pipe,
+                                        FLAGS.batch_size, FLAGS.flip_test, FLAGS.max_examples,
+                                        matching=FLAGS.mupots_matching)
+        print(mupots.format_mupots_result(result))
+    else:
+        result = evaluator.evaluate(model, dataset, FLAGS.split, data_dir, pipe,
+                                    FLAGS.batch_size, FLAGS.flip_test, FLAGS.max_examples)
+        print(evaluator.format_result(result))
     out = FLAGS.output or os.path.join(FLAGS.model_dir or ".",
                                        f"eval_{dataset.replace('/', '_')}_{FLAGS.split}.json")
     with open(out, "w") as f:

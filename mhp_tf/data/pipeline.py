@@ -250,7 +250,9 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
     bins), ``vis [J]``, ``have_depth []``, ``valid []`` (False for an empty
     box) and, for evaluation, ``bbox`` (processed box, px), ``affine`` (source
     px -> patch px), ``flip``, ``joints_cam``, ``root_cam``, ``focal``,
-    ``principal_point`` (target skeleton order where per-joint).
+    ``principal_point`` (target skeleton order where per-joint) and the ids
+    ``subject``/``action``/``frame`` (-1 when absent) and ``sequence`` (string,
+    ``""`` when absent).
     """
     src_sk = skeletons.get_skeleton(source_skeleton)
     dst_sk = skeletons.get_skeleton(cfg.skeleton)
@@ -326,8 +328,10 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
 
     ids = {k: tf.cast(example[k], tf.int32) if k in example else tf.constant(-1)
            for k in ("subject", "action", "frame")}
+    sequence = example["sequence"] if "sequence" in example else tf.constant("")
     return {
         **ids,
+        "sequence": sequence,
         "image": _normalize(patch, cfg.normalization),
         "coords": coords,
         "vis": vis,

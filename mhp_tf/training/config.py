@@ -34,6 +34,7 @@ class DataConfig:
     normalization: str = "reference"
     shuffle_buffer: int = 2048
     occlusion_prob: float = 0.5  # synthetic occlusion augmentation (reference: 0.5)
+    rotation_prob: float = 0.6  # share of samples rotated (reference: 0.6)
 
 
 @dataclasses.dataclass
@@ -92,6 +93,7 @@ class ExperimentConfig:
 
     def pipeline_config(self, **overrides) -> PipelineConfig:
         overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
+        overrides.setdefault("rotation_prob", self.data.rotation_prob)
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
 
