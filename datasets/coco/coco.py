@@ -73,12 +73,7 @@ class COCO(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = annotation_path(manual_dir, split)
-        db = builder_lib.load_json(path, f"COCO {split} keypoint annotation", _INSTRUCTIONS)
-        try:
-            images = {img["id"]: img for img in db["images"]}
-            annotations = db["annotations"]
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a COCO keypoint file: missing {e}") from None
+        images, annotations = builder_lib.load_coco_style(path, f"COCO {split} keypoint annotation", _INSTRUCTIONS)
         image_dir = os.path.join(manual_dir, "images", SPLIT_FOLDERS[split])
         num_joints = self.skeleton.num_joints
         for i, ann in enumerate(annotations):

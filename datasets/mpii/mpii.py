@@ -56,12 +56,7 @@ class MPII(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = os.path.join(manual_dir, ANNOTATION_FILE)
-        db = builder_lib.load_json(path, "MPII annotation file", _INSTRUCTIONS)
-        try:
-            images = {img["id"]: img for img in db["images"]}
-            annotations = db["annotations"]
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a COCO-style keypoint file: missing {e}") from None
+        images, annotations = builder_lib.load_coco_style(path, "MPII annotation file", _INSTRUCTIONS)
         for i, ann in enumerate(annotations):
             key = f"{i:07d}_ann{ann.get('id')}"
             img = images.get(ann.get("image_id"))

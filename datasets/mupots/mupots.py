@@ -64,12 +64,7 @@ class MuPoTS(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = os.path.join(manual_dir, ANNOTATION_FILE)
-        db = builder_lib.load_json(path, "MuPoTS-3D annotation file", _INSTRUCTIONS)
-        try:
-            images = {img["id"]: img for img in db["images"]}
-            annotations = db["annotations"]
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a MuPoTS-3D annotation file: missing {e}") from None
+        images, annotations = builder_lib.load_coco_style(path, "MuPoTS-3D annotation file", _INSTRUCTIONS)
         image_root = os.path.join(manual_dir, IMAGE_FOLDER)
         if not os.path.isdir(image_root):
             image_root = manual_dir

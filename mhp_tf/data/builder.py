@@ -77,6 +77,20 @@ def load_json(path: str, what: str, instructions: str = "") -> Any:
         raise ValueError(f"{what} {path} is not valid JSON: {e}") from None
 
 
+def load_coco_style(path: str, what: str, instructions: str = ""):
+    """Load a COCO-style annotation file; returns ``(images by id, annotations)``.
+
+    Clear errors when the file is missing, not JSON, or lacks ``images[]`` (with
+    ids) / ``annotations[]``.
+    """
+    db = load_json(path, what, instructions)
+    try:
+        return {img["id"]: img for img in db["images"]}, db["annotations"]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a {what} (COCO-style images[] with ids and "
+                         f"annotations[] expected): missing {e}") from None
+
+
 def as_array(value: Any, shape: Sequence[int], what: str, source: str = "") -> np.ndarray:
     """``value`` as a float64 array of ``shape``.
 

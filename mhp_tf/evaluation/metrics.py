@@ -58,6 +58,17 @@ def similarity_align(pred, gt) -> np.ndarray:
     return rigid_align(pred, gt, scale=True)
 
 
+def root_relative(pred, gt, root: int):
+    """Validate ``[N, J, 3]`` pred/gt (same shape, finite) and subtract each one's root."""
+    pred = np.asarray(pred, np.float64)
+    gt = np.asarray(gt, np.float64)
+    if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
+        raise ValueError(f"pred and gt must both be [N, J, 3], got {pred.shape} and {gt.shape}")
+    if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(gt))):
+        raise ValueError("pred or gt contains NaN or inf")
+    return pred - pred[:, root:root + 1], gt - gt[:, root:root + 1]
+
+
 def joint_errors(pred, gt, root: int, eval_joints: Optional[Sequence[int]] = None,
                  alignment: Optional[str] = None) -> np.ndarray:
     """Per-joint Euclidean errors ``[N, J_eval]`` after root alignment.
@@ -66,14 +77,7 @@ def joint_errors(pred, gt, root: int, eval_joints: Optional[Sequence[int]] = Non
     translation) or ``'similarity'`` (with scale). The alignment is fitted on
     all joints, then the evaluated joints are kept, as in the reference.
     """
-    pred = np.asarray(pred, np.float64)
-    gt = np.asarray(gt, np.float64)
-    if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
-        raise ValueError(f"pred and gt must both be [N, J, 3], got {pred.shape} and {gt.shape}")
-    if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(gt))):
-        raise ValueError("pred or gt contains NaN or inf")
-    pred = pred - pred[:, root:root + 1]
-    gt = gt - gt[:, root:root + 1]
+    pred, gt = root_relative(pred, gt, root)
     if alignment in ("rigid", "similarity"):
         pred = np.stack([rigid_align(p, g, scale=alignment == "similarity")
                          for p, g in zip(pred, gt)])

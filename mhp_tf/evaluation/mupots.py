@@ -169,14 +169,7 @@ def person_errors(pred_cam, gt_cam, root: int = ROOT, bones=RESCALE_BONES,
     the GT length (predicted direction kept, walking out from ``root`` over
     ``bones``), as the official ``mpii_map_to_gt_bone_lengths``.
     """
-    pred = np.asarray(pred_cam, np.float64)
-    gt = np.asarray(gt_cam, np.float64)
-    if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[-1] != 3:
-        raise ValueError(f"pred and gt must both be [N, J, 3], got {pred.shape} and {gt.shape}")
-    if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(gt))):
-        raise ValueError("pred or gt contains NaN or inf")
-    pred = pred - pred[:, root:root + 1]
-    gt = gt - gt[:, root:root + 1]
+    pred, gt = metrics.root_relative(pred_cam, gt_cam, root)
     if rescale:
         pred = metrics.rescale_bones(pred, gt, bones, root)
     return np.linalg.norm(pred - gt, axis=-1)
