@@ -239,7 +239,8 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
                     for key in ("mpjpe", "pa_mpjpe_rigid", "pa_mpjpe_similarity"):
                         if key in last_eval:
                             tf.summary.scalar(key, last_eval[key])
-    manager.save(checkpoint_number=step, check_interval=False) if step > start_step else None
+    if step > start_step:
+        manager.save(checkpoint_number=step, check_interval=False)
     writer.flush()
     eval_writer.flush()
 
@@ -249,8 +250,8 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         "replicas": replicas,
         "seconds": seconds,
         "images_per_second": (step - start_step) * t.batch_size / max(seconds, 1e-9),
-        "final_loss": float(np.mean(losses[-max(1, min(len(losses), steps_per_epoch // 10 or 1)):]))
-        if losses else None,
+        # Mean over the last ~10 % of an epoch: less noisy than the last step alone.
+        "final_loss": float(np.mean(losses[-max(1, steps_per_epoch // 10):])) if losses else None,
         "first_loss": losses[0] if losses else None,
         "eval": last_eval,
     }
