@@ -5,7 +5,6 @@ import os
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mhp_tf.data import builder as builder_lib

@@ -16,7 +16,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 
 from mhp_tf import visualize  # noqa: E402
 from mhp_tf.data import datasets  # noqa: E402

@@ -15,7 +15,6 @@ uninterrupted one would), and trains until ``epochs * steps_per_epoch`` steps:
 * the final model is saved to ``model_dir/model.keras``.
 """
 
-import dataclasses
 import json
 import math
 import os
