@@ -73,9 +73,9 @@ class COCO(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = annotation_path(manual_dir, split)
-        images, annotations = builder_lib.load_coco_style(path, f"COCO {split} keypoint annotation", _INSTRUCTIONS)
+        images, annotations = builder_lib.load_coco_style(
+            path, f"COCO {split} keypoint annotation", _INSTRUCTIONS)
         image_dir = os.path.join(manual_dir, "images", SPLIT_FOLDERS[split])
-        num_joints = self.skeleton.num_joints
         for i, ann in enumerate(annotations):
             key = f"{i:08d}_ann{ann.get('id')}"
             img = images.get(ann.get("image_id"))
@@ -99,17 +99,4 @@ class COCO(builder_lib.PoseBuilder):
                 yield key, "no annotated keypoints", None
                 continue
             joints, vis = add_midpoint_joints(joints, vis)
-            yield key, os.path.join(image_dir, img["file_name"]), {
-                "bbox": bbox,
-                "joints_img": joints,
-                "joints_cam": np.zeros((num_joints, 3)),
-                "joints_vis": vis,
-                "have_depth": 0.0,
-                "focal": np.zeros(2),
-                "principal_point": np.zeros(2),
-                "root_cam": np.zeros(3),
-                "subject": -1,
-                "action": -1,
-                "sequence": "",
-                "frame": -1,
-            }
+            yield key, os.path.join(image_dir, img["file_name"]), schema.record_2d(bbox, joints, vis)

@@ -18,7 +18,6 @@ are skipped (counted). Only a train split exists (the reference trains on it).
 
 import os
 
-import numpy as np
 
 from mhp_tf.data import builder as builder_lib
 from mhp_tf.data import schema
@@ -76,17 +75,4 @@ class MPII(builder_lib.PoseBuilder):
             if ann.get("num_keypoints", int(vis.sum())) == 0 or not vis.any():
                 yield key, "no annotated keypoints", None
                 continue
-            yield key, image_path(manual_dir, img["file_name"]), {
-                "bbox": bbox,
-                "joints_img": joints,
-                "joints_cam": np.zeros((NUM_JOINTS, 3)),
-                "joints_vis": vis,
-                "have_depth": 0.0,
-                "focal": np.zeros(2),
-                "principal_point": np.zeros(2),
-                "root_cam": np.zeros(3),
-                "subject": -1,
-                "action": -1,
-                "sequence": "",
-                "frame": -1,
-            }
+            yield key, image_path(manual_dir, img["file_name"]), schema.record_2d(bbox, joints, vis)

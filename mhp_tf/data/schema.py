@@ -116,6 +116,25 @@ def validate_example(example: Dict, num_joints: int, image_size=None,
     return example
 
 
+def record_2d(bbox, joints_img, joints_vis) -> Dict:
+    """A schema record for a 2D-only dataset (MPII, COCO): no depth, no camera, no ids."""
+    num_joints = len(joints_img)
+    return {
+        "bbox": bbox,
+        "joints_img": joints_img,
+        "joints_cam": np.zeros((num_joints, 3)),
+        "joints_vis": joints_vis,
+        "have_depth": 0.0,
+        "focal": np.zeros(2),
+        "principal_point": np.zeros(2),
+        "root_cam": np.zeros(3),
+        "subject": -1,
+        "action": -1,
+        "sequence": "",
+        "frame": -1,
+    }
+
+
 class SkipCounter:
     """Counts skipped annotations by reason and logs a one-line summary."""
 
