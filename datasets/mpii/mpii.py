@@ -55,7 +55,8 @@ class MPII(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = os.path.join(manual_dir, ANNOTATION_FILE)
-        images, annotations = builder_lib.load_coco_style(path, "MPII annotation file", _INSTRUCTIONS)
+        images, annotations = builder_lib.load_coco_style(
+            path, "MPII annotation file", _INSTRUCTIONS)
         for i, ann in enumerate(annotations):
             key = f"{i:07d}_ann{ann.get('id')}"
             img = images.get(ann.get("image_id"))

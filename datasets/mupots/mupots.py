@@ -64,7 +64,8 @@ class MuPoTS(builder_lib.PoseBuilder):
 
     def _iter_records(self, manual_dir, split):
         path = os.path.join(manual_dir, ANNOTATION_FILE)
-        images, annotations = builder_lib.load_coco_style(path, "MuPoTS-3D annotation file", _INSTRUCTIONS)
+        images, annotations = builder_lib.load_coco_style(
+            path, "MuPoTS-3D annotation file", _INSTRUCTIONS)
         image_root = os.path.join(manual_dir, IMAGE_FOLDER)
         if not os.path.isdir(image_root):
             image_root = manual_dir
