@@ -76,27 +76,12 @@ class COCO(builder_lib.PoseBuilder):
         images, annotations = builder_lib.load_coco_style(
             path, f"COCO {split} keypoint annotation", _INSTRUCTIONS)
         image_dir = os.path.join(manual_dir, "images", SPLIT_FOLDERS[split])
-        for i, ann in enumerate(annotations):
-            key = f"{i:08d}_ann{ann.get('id')}"
-            img = images.get(ann.get("image_id"))
-            if img is None:
-                yield key, "annotation without image entry", None
-                continue
-            if ann.get("category_id", PERSON_CATEGORY) != PERSON_CATEGORY:
-                yield key, "not a person", None
-                continue
-            if ann.get("iscrowd", 0):
-                yield key, "crowd annotation", None
-                continue
-            try:
-                joints, vis = builder_lib.parse_coco_keypoints(ann.get("keypoints"),
-                                                               NUM_KEYPOINTS, key)
-                bbox = builder_lib.as_array(ann.get("bbox"), (4,), "bbox", key)
-            except schema.InvalidAnnotation as e:
-                yield key, e, None
-                continue
-            if ann.get("num_keypoints", int(vis.sum())) == 0 or not vis.any():
-                yield key, "no annotated keypoints", None
+        for key, img, joints, vis, bbox in builder_lib.coco_people(
+                annotations, images, NUM_KEYPOINTS, key_digits=8,
+                person_category=PERSON_CATEGORY):
+            if joints is None:
+                yield key, img, None  # skipped; img holds the reason
                 continue
             joints, vis = add_midpoint_joints(joints, vis)
-            yield key, os.path.join(image_dir, img["file_name"]), schema.record_2d(bbox, joints, vis)
+            yield (key, os.path.join(image_dir, img["file_name"]),
+                   schema.record_2d(bbox, joints, vis))

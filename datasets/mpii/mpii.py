@@ -57,23 +57,9 @@ class MPII(builder_lib.PoseBuilder):
         path = os.path.join(manual_dir, ANNOTATION_FILE)
         images, annotations = builder_lib.load_coco_style(
             path, "MPII annotation file", _INSTRUCTIONS)
-        for i, ann in enumerate(annotations):
-            key = f"{i:07d}_ann{ann.get('id')}"
-            img = images.get(ann.get("image_id"))
-            if img is None:
-                yield key, "annotation without image entry", None
-                continue
-            if ann.get("iscrowd", 0):
-                yield key, "crowd annotation", None
-                continue
-            try:
-                joints, vis = builder_lib.parse_coco_keypoints(ann.get("keypoints"), NUM_JOINTS,
-                                                               key)
-                bbox = builder_lib.as_array(ann.get("bbox"), (4,), "bbox", key)
-            except schema.InvalidAnnotation as e:
-                yield key, e, None
-                continue
-            if ann.get("num_keypoints", int(vis.sum())) == 0 or not vis.any():
-                yield key, "no annotated keypoints", None
+        for key, img, joints, vis, bbox in builder_lib.coco_people(
+                annotations, images, NUM_JOINTS, key_digits=7):
+            if joints is None:
+                yield key, img, None  # skipped; img holds the reason
                 continue
             yield key, image_path(manual_dir, img["file_name"]), schema.record_2d(bbox, joints, vis)

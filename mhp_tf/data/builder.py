@@ -27,7 +27,7 @@ Build one::
 
 import json
 import os
-from typing import Any, Iterator, Sequence, Tuple
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -119,6 +119,41 @@ def parse_coco_keypoints(values: Any, num_joints: int, source: str = ""):
     kps = as_array(values, (num_joints * 3,), f"keypoints ({num_joints} joints x 3)",
                    source).reshape(num_joints, 3)
     return kps[:, :2], (kps[:, 2] > 0).astype(np.float64)
+
+
+def coco_people(annotations, images, num_keypoints: int, key_digits: int = 7,
+                person_category: Optional[int] = None):
+    """Walk COCO-style person annotations (MPII, COCO) with the shared skip rules.
+
+    Yields ``(key, image_entry, joints, vis, bbox)`` for usable people, and
+    ``(key, reason, None, None, None)`` for skipped ones (``reason`` a string or an
+    :class:`schema.InvalidAnnotation`), in file order: annotations without an image
+    entry, of another category (only when ``person_category`` is given), crowd
+    annotations, malformed keypoints / box, and people without annotated keypoints.
+    """
+    for i, ann in enumerate(annotations):
+        key = f"{i:0{key_digits}d}_ann{ann.get('id')}"
+        img = images.get(ann.get("image_id"))
+        if img is None:
+            yield key, "annotation without image entry", None, None, None
+            continue
+        if (person_category is not None
+                and ann.get("category_id", person_category) != person_category):
+            yield key, "not a person", None, None, None
+            continue
+        if ann.get("iscrowd", 0):
+            yield key, "crowd annotation", None, None, None
+            continue
+        try:
+            joints, vis = parse_coco_keypoints(ann.get("keypoints"), num_keypoints, key)
+            bbox = as_array(ann.get("bbox"), (4,), "bbox", key)
+        except schema.InvalidAnnotation as e:
+            yield key, e, None, None, None
+            continue
+        if ann.get("num_keypoints", int(vis.sum())) == 0 or not vis.any():
+            yield key, "no annotated keypoints", None, None, None
+            continue
+        yield key, img, joints, vis, bbox
 
 
 class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
