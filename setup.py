@@ -31,6 +31,9 @@ EXTRAS_REQUIRE = {
     "dev": [
         "pytest>=8",
         "scipy>=1.11",
+        # tests/test_convert_torch.py builds an independent PyTorch reference network;
+        # mhp_tf.convert_torch imports torch only when it reads a .pth file.
+        "torch==2.13.0",
     ],
 }
 
