@@ -1,0 +1,6 @@
+"""Export: self-describing SavedModel (TF-Hub style), TFLite (fp32/fp16/dynamic/int8/QAT).
+
+Modules: :mod:`.saved_model` (signatures ``serving_default`` and ``estimate_poses``),
+:mod:`.tflite` (one-step conversion, op report), :mod:`.qat` (quantization-aware training).
+The command line is ``python -m mhp_tf.export`` (:mod:`.__main__`).
+"""
