@@ -14,3 +14,10 @@ from mhp_tf.modeling.presets import PAPER_FIGURES
 from mhp_tf.modeling.presets import PRESETS
 from mhp_tf.modeling.presets import build_model
 from mhp_tf.modeling.presets import preset_config
+from mhp_tf.modeling.movnect import MOVNECT_JOINTS
+from mhp_tf.modeling.movnect import MoVNect
+from mhp_tf.modeling.movnect import MoVNectConfig
+from mhp_tf.modeling.movnect import build_movnect
+from mhp_tf.modeling.movnect import movnect_loss
+from mhp_tf.modeling.movnect import movnect_readout
+from mhp_tf.modeling.movnect import movnect_targets
