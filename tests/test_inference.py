@@ -1,0 +1,478 @@
+"""mhp_tf.inference: crops, backends, decoding, confidence, detectors, video tracking."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import inference_helpers as helpers
+from mhp_tf.data import pipeline
+from mhp_tf.inference import backends
+from mhp_tf.inference import detector as det
+from mhp_tf.inference.estimator import PoseEstimator
+from mhp_tf.inference.estimator import crop_affine
+from mhp_tf.inference.estimator import warp_crops
+from mhp_tf.inference.video import VideoPoseEstimator
+from mhp_tf.postprocess import camera
+
+BOXES = np.array([[40.0, 30.0, 90.0, 200.0], [200.0, 60.0, 70.0, 150.0]])
+
+
+def _test_image(h=240, w=320, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255.0 / w, yy * 255.0 / h, (xx + yy) % 64 * 4.0], -1)
+    return np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- crops
+
+
+def test_crop_warp_equals_training_pipeline():
+    image = _test_image()
+    jpeg = tf.io.encode_jpeg(image, quality=100)
+    decoded = tf.io.decode_jpeg(jpeg).numpy()  # what the pipeline warps
+    h, w = image.shape[:2]
+    size = 64
+    cfg = pipeline.PipelineConfig(input_size=size, heatmap_size=8, depth_bins=32,
+                                  normalization="none")
+    boxes = [[40, 30, 90, 200],      # inside
+             [-30, -20, 120, 100],   # starts left of / above the image
+             [280, 200, 60, 60],     # runs past the right / bottom edge
+             [150, 100, 12, 20],     # small box: upsampling
+             [0, 0, 320, 240]]       # whole image: downsampling
+    for box in boxes:
+        ex = {"image": jpeg, "bbox": tf.constant(box, tf.float32),
+              "joints_img": tf.zeros([18, 2]), "joints_cam": tf.fill([18, 3], 1000.0),
+              "joints_vis": tf.ones([18]), "have_depth": tf.constant(1.0),
+              "focal": tf.constant([300.0, 300.0]), "principal_point": tf.constant([160., 120.]),
+              "root_cam": tf.constant([0.0, 0.0, 1000.0])}
+        out = pipeline.preprocess_example(ex, pipeline.seed_tensor(0), cfg, False, "h36m")
+        crop_box, valid = camera.process_boxes(np.array([box]), w, h)
+        assert valid[0]
+        np.testing.assert_allclose(crop_box[0], out["bbox"].numpy(), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(crop_affine(crop_box[0], size), out["affine"].numpy(),
+                                   rtol=1e-5, atol=1e-3)
+        ours = warp_crops(decoded, crop_box, size)[0].astype(np.float32)
+        theirs = out["image"].numpy()
+        diff = np.abs(ours - theirs)
+        # Same sampling and truncation; float32 rounding may flip a floor on rare pixels.
+        assert diff.max() <= 1.0, box
+        assert np.mean(diff > 0) < 0.01, box
+
+
+def test_warp_crop_outside_image_is_black():
+    image = np.full((50, 60, 3), 200, np.uint8)
+    crops = warp_crops(image, np.array([[100.0, 100.0, 40.0, 40.0]]), 16)
+    assert crops.shape == (1, 16, 16, 3) and crops.max() == 0
+    assert warp_crops(image, np.zeros((0, 4)), 16).shape == (0, 16, 16, 3)
+
+
+# ----------------------------------------------------------------------------- numerics
+
+
+def test_soft_argmax_numpy_matches_network_layer():
+    from mhp_tf.modeling import soft_argmax_3d
+
+    logits = np.random.default_rng(0).normal(0, 3, (2, 8, 8, 18 * 4)).astype(np.float32)
+    ours = backends.soft_argmax_numpy(logits, 4)
+    theirs = soft_argmax_3d(tf.constant(logits), 4).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_heatmap_confidence_peaked_vs_flat():
+    h, d, j = 32, 4, 2
+    logits = np.zeros((1, h, h, j * d), np.float32)
+    logits[0, 10, 20, 0:d] = 50.0  # joint 0: a sharp peak at x=20, y=10
+    coords = backends.soft_argmax_numpy(logits, d)
+    conf = backends.heatmap_confidence(logits, coords, d)
+    assert conf[0, 0] > 0.99
+    r = backends.confidence_radius(h)
+    np.testing.assert_allclose(conf[0, 1], (2 * r + 1) ** 2 / h ** 2, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def _plausible_pose(rng, root=(150.0, -100.0, 4500.0)):
+    offsets = np.concatenate([helpers.TEMPLATE_XY - 0.5, helpers.TEMPLATE_Z[:, None]], 1)
+    pose = offsets * [1000.0, 1900.0, 1000.0] + rng.normal(0, 30, (18, 3))
+    pose -= pose[0]
+    return pose + np.asarray(root)
+
+
+def test_decode_round_trip_with_a_perfect_model():
+    """A fake network that outputs the exact targets of the crop: the estimator must give
+    back the 3D joints (at the true root depth) and their projections."""
+    rng = np.random.default_rng(0)
+    h, w = 480, 640
+    k = camera.default_intrinsics(h, w)
+    poses = np.stack([_plausible_pose(rng), _plausible_pose(rng, (-900.0, 50.0, 6000.0))])
+    uv = camera.project(poses, k)
+    boxes = np.array([np.concatenate([p.min(0) - 10, p.max(0) - p.min(0) + 20]) for p in uv])
+    crop_boxes, _ = camera.process_boxes(boxes, w, h)
+    hm, bins = 8, 32
+    targets = camera.camera_to_crop_joints(poses, crop_boxes, k, hm, bins)
+    calls = []
+
+    def perfect(crops):  # the whole batch is the two people (one probe crop at start-up)
+        calls.append(len(crops))
+        return targets[:len(crops)]
+
+    est = PoseEstimator(perfect, input_size=64, heatmap_size=hm, depth_bins=bins,
+                        detector=None, batch_size=8)
+    assert est.skeleton.name == "h36m"  # from the probe's 18 joints
+    out = est.estimate(np.zeros((h, w, 3), np.uint8), boxes, intrinsics=k,
+                       root_depth=poses[:, 0, 2])
+    assert calls == [1, 2]
+    for r, p, q, cb in zip(out, poses, uv, crop_boxes):
+        np.testing.assert_allclose(r.joints3d_cam, p, atol=1e-6)
+        np.testing.assert_allclose(r.joints2d, q, atol=1e-6)
+        np.testing.assert_allclose(r.joints3d_rel, p - p[0], atol=1e-6)
+        np.testing.assert_allclose(r.crop_box, cb)
+        assert r.root_depth == pytest.approx(p[0, 2])
+        assert np.isnan(r.confidence) and r.joint_confidence is None
+    # Without the true depth: RootNet's prior, and MoVNect's global position.
+    prior = est.estimate(np.zeros((h, w, 3), np.uint8), boxes, intrinsics=k)
+    np.testing.assert_allclose([r.root_depth for r in prior],
+                               camera.root_depth_prior(crop_boxes, k))
+    for r, q in zip(prior, uv):
+        np.testing.assert_allclose(r.joints2d, q, atol=1e-6)
+    movnect = est.estimate(np.zeros((h, w, 3), np.uint8), boxes, intrinsics=k,
+                           root_depth_method="movnect")
+    for a, b in zip(movnect, prior):
+        assert 0.8 < a.root_depth / b.root_depth < 1.25
+        np.testing.assert_allclose(a.joints3d_rel, b.joints3d_rel, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+def _export_all(root, model):
+    """A model as a run folder, a SavedModel (uint8 crops -> coords + heatmap, with metadata
+    variables) and a float32 TFLite file (batch 1, coords only)."""
+    run = helpers.save_run(model, str(root / "run"), normalization="imagenet")
+
+    class Serving(tf.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = tf.keras.Model(net.inputs, [net.output, net.get_layer("head_conv").output])
+            self.input_size = tf.Variable(64, trainable=False)
+            self.heatmap_size = tf.Variable(8, trainable=False)
+            self.depth_bins = tf.Variable(32, trainable=False)
+            self.depth_range_mm = tf.Variable(2000.0, trainable=False)
+            self.normalization = tf.Variable("imagenet", trainable=False)
+            self.skeleton = tf.Variable("h36m", trainable=False)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 64, 64, 3], tf.uint8)])
+        def serve(self, images):
+            x = (tf.cast(images, tf.float32) / 255.0 - pipeline.PIXEL_MEAN) / pipeline.PIXEL_STD
+            coords, heatmap = self.net(x, training=False)
+            return {"coords": coords, "heatmap": heatmap}
+
+    module = Serving(model)
+    saved = str(root / "saved_model")
+    tf.saved_model.save(module, saved, signatures={"serving_default": module.serve})
+    inp = tf.keras.Input((64, 64, 3), batch_size=1)
+    converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, model(inp)))
+    tflite = os.path.join(run, "model.tflite")  # beside config.json: normalisation from it
+    with open(tflite, "wb") as f:
+        f.write(converter.convert())
+    return {"model": model, "run": run, "saved_model": saved, "tflite": tflite}
+
+
+@pytest.fixture(scope="module")
+def tiny_exported(tmp_path_factory):
+    return _export_all(tmp_path_factory.mktemp("tiny_models"), helpers.tiny_model())
+
+
+@pytest.fixture(scope="module")
+def xs_exported(tmp_path_factory):
+    return _export_all(tmp_path_factory.mktemp("xs_models"), helpers.random_xs_model())
+
+
+@pytest.mark.parametrize("which", ["tiny", pytest.param("xs", marks=pytest.mark.slow)])
+def test_backends_agree(which, request):
+    """Keras object / run folder / .keras file / SavedModel / TFLite give the same poses.
+
+    ``tiny``: a 3-conv stand-in (seconds). ``xs``: the random-weight XS network at input 64
+    (slow: exporting it takes a minute or two on a small CPU)."""
+    exported = request.getfixturevalue(f"{which}_exported")
+    image = _test_image(seed=1)
+    k = camera.default_intrinsics(240, 320)
+    ests = {
+        "object": PoseEstimator(exported["model"], normalization="imagenet", detector=None),
+        "run": PoseEstimator(exported["run"], detector=None),
+        "keras_file": PoseEstimator(os.path.join(exported["run"], "model.keras"),
+                                    detector=None),
+        "saved_model": PoseEstimator(exported["saved_model"], detector=None),
+        "tflite": PoseEstimator(exported["tflite"], detector=None),
+    }
+    assert ests["run"].info.normalization == "imagenet"  # from config.json
+    assert ests["tflite"].info.normalization == "imagenet"
+    assert ests["saved_model"].backend_kind == "saved_model"
+    for e in ests.values():
+        assert e.joint_names == tuple(ests["run"].skeleton.joints)
+        assert (e.input_size, e.heatmap_size, e.depth_bins) == (64, 8, 32)
+    results = {name: e.estimate(image, BOXES, intrinsics=k) for name, e in ests.items()}
+    ref = results["object"]
+    coords = np.stack([r.coords for r in ref])
+    assert np.ptp(coords[..., :2]) > 0.05, "outputs should depend on the crop"
+    for name, res in results.items():
+        assert len(res) == len(ref)
+        for a, b in zip(res, ref):
+            np.testing.assert_allclose(a.coords, b.coords, atol=2e-3, err_msg=name)
+            np.testing.assert_allclose(a.joints2d, b.joints2d, atol=0.1, err_msg=name)
+            np.testing.assert_allclose(a.joints3d_cam, b.joints3d_cam, atol=2.0, err_msg=name)
+            np.testing.assert_allclose(a.joints3d_rel, b.joints3d_rel, atol=2.0, err_msg=name)
+            if name == "tflite":  # coords only: no heatmap, boxes given -> unknown
+                assert a.joint_confidence is None and np.isnan(a.confidence)
+            else:
+                np.testing.assert_allclose(a.joint_confidence, b.joint_confidence, atol=1e-3,
+                                           err_msg=name)
+                assert 0.0 <= a.confidence <= 1.0
+    # The wrong normalisation changes the result (so it really is applied).
+    other = PoseEstimator(exported["model"], normalization="reference", detector=None)
+    moved = other.estimate(image, BOXES, intrinsics=k)
+    assert np.abs(moved[0].coords - ref[0].coords).max() > 1e-3
+
+
+def test_batching_does_not_change_results(tiny_exported):
+    exported = tiny_exported
+    image = _test_image(seed=2)
+    boxes = np.concatenate([BOXES, BOXES + [5, 5, 0, 0], BOXES + [10, 0, 10, 10]])
+    one = PoseEstimator(exported["model"], normalization="imagenet", detector=None,
+                        batch_size=1).estimate(image, boxes)
+    many = PoseEstimator(exported["model"], normalization="imagenet", detector=None,
+                         batch_size=4).estimate(image, boxes)
+    for a, b in zip(one, many):
+        np.testing.assert_allclose(a.joints3d_cam, b.joints3d_cam, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+
+@pytest.fixture(scope="module")
+def fake_estimator():
+    def fn(crops):
+        return np.tile(np.concatenate([helpers.TEMPLATE_XY * 8, np.full((18, 1), 16.0)], 1),
+                       (len(crops), 1, 1))
+
+    return PoseEstimator(fn, input_size=32, heatmap_size=8, depth_bins=32, detector=None)
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((0, 10, 3), np.uint8), "empty"),
+    (np.zeros((10, 0, 3), np.uint8), "empty"),
+    (np.zeros((10, 10), np.uint8), r"\[height, width, 3\]"),
+    (np.zeros((10, 10, 4), np.uint8), "3 \\(RGB\\) channels"),
+    (np.zeros((10, 10, 3), np.int32), "dtype"),
+    (np.zeros((10, 10, 3), np.float64), "dtype"),
+    ([[1, 2, 3]], "numpy array"),
+])
+def test_bad_images(fake_estimator, image, message):
+    with pytest.raises(ValueError, match=message):
+        fake_estimator.estimate(image, [[0, 0, 5, 5]])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(boxes=[[500, 500, 20, 20]]), "entirely outside"),
+    (dict(boxes=[[-50, 10, 20, 20]]), "entirely outside"),
+    (dict(boxes=[[10, 10, 0, 20]]), "positive width and height"),
+    (dict(boxes=[[10, 10, 20, -1]]), "positive width and height"),
+    (dict(boxes=[10, 10, 20, 20]), r"\[N, 4\]"),
+    (dict(boxes=[[10, 10, np.nan, 20]]), "NaN"),
+    (dict(boxes=[[10, 10, 20, 20]], intrinsics=np.eye(2)), "3x3"),
+    (dict(boxes=[[10, 10, 20, 20]], intrinsics=[[100, 1, 50], [0, 100, 50], [0, 0, 1]]),
+     "skew"),
+    (dict(boxes=[[10, 10, 20, 20]], intrinsics=[[-100, 0, 50], [0, 100, 50], [0, 0, 1]]),
+     "focal"),
+    (dict(boxes=[[10, 10, 20, 20]], root_depth=-5.0), "root_depth"),
+    (dict(boxes=[[10, 10, 20, 20]], root_depth=[1000.0, 2000.0]), "root_depth"),
+    (dict(boxes=[[10, 10, 20, 20]], root_depth_method="magic"), "root_depth_method"),
+    (dict(boxes=None), "no person detector"),
+])
+def test_bad_arguments(fake_estimator, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fake_estimator.estimate(np.zeros((100, 120, 3), np.uint8), **kwargs)
+
+
+def test_no_boxes_gives_no_people(fake_estimator):
+    assert fake_estimator.estimate(np.zeros((100, 120, 3), np.uint8), np.zeros((0, 4))) == []
+
+
+def test_bad_models(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        PoseEstimator(str(tmp_path / "nothing.keras"))
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ValueError, match="unsupported model file"):
+        PoseEstimator(str(tmp_path / "weights.bin"))
+    (tmp_path / "broken.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ValueError, match="cannot load the TFLite model"):
+        PoseEstimator(str(tmp_path / "broken.tflite"))
+    with pytest.raises(ValueError, match="input_size"):
+        PoseEstimator(lambda crops: crops)
+    with pytest.raises(ValueError, match="heatmap_size"):
+        PoseEstimator(lambda crops: crops, input_size=32)
+    with pytest.raises(ValueError, match=r"coords \[B, J, 3\]"):
+        PoseEstimator(lambda crops: crops, input_size=32, heatmap_size=8, depth_bins=8)
+    with pytest.raises(ValueError, match="detector="):
+        PoseEstimator(lambda c: np.zeros((len(c), 18, 3)), input_size=32, heatmap_size=8,
+                      depth_bins=8, detector="yolo").detector
+
+
+# ----------------------------------------------------------------------------- detectors
+
+
+def test_ssd_anchors_match_mediapipe_layout():
+    a = det.ssd_anchors()
+    assert a.shape == (2254, 4)
+    np.testing.assert_array_equal(a[:, 2:], 1.0)  # fixed_anchor_size
+    # Stride 8: 28 x 28 cells x 2 anchors, row-major, both anchors of a cell together.
+    np.testing.assert_allclose(a[0, :2], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[1, :2], a[0, :2])
+    np.testing.assert_allclose(a[2, :2], [1.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[1567, :2], [27.5 / 28, 27.5 / 28])
+    # Stride 16: 14 x 14 x 2; the three stride-32 layers share a 7 x 7 grid, 6 per cell.
+    np.testing.assert_allclose(a[1568, :2], [0.5 / 14, 0.5 / 14])
+    np.testing.assert_allclose(a[1960:1966, :2], [[0.5 / 7, 0.5 / 7]] * 6)
+    np.testing.assert_allclose(a[-1, :2], [6.5 / 7, 6.5 / 7])
+
+
+def test_weighted_nms_merges_overlaps():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], np.float64)
+    kps = np.array([[[5, 5]], [[7, 5]], [[55, 55]]], np.float64)
+    scores = np.array([0.9, 0.3, 0.8])
+    b, k, s = det.weighted_nms(boxes, kps, scores, 0.3)
+    assert len(s) == 2 and s[0] == 0.9 and s[1] == 0.8
+    np.testing.assert_allclose(b[0], (boxes[0] * 0.9 + boxes[1] * 0.3) / 1.2)
+    np.testing.assert_allclose(k[0, 0], [(5 * 0.9 + 7 * 0.3) / 1.2, 5])
+    np.testing.assert_allclose(b[1], boxes[2])
+
+
+def test_blazepose_missing_model_message(tmp_path):
+    with pytest.raises(det.DetectorUnavailable, match="fetch_models"):
+        det.BlazePoseDetector(model_path=str(tmp_path / "none.tflite"))
+
+
+def test_auto_falls_back_to_hog(monkeypatch, tmp_path):
+    monkeypatch.setenv(det.CACHE_ENV, str(tmp_path))
+    assert isinstance(det.make_detector("auto"), det.HOGDetector)
+
+
+@pytest.fixture(scope="module")
+def real_frame():
+    path = helpers.real_video()
+    if path is None:
+        pytest.skip(f"no real video could be fetched: {helpers.last_error}")
+    return path, helpers.read_frame(path, 10)
+
+
+def _expected_people(path):
+    # vtest.avi frame 10: three walking pedestrians in full view; sports2d: two people.
+    return 3 if path.endswith("vtest.avi") else 2
+
+
+def test_hog_finds_people_in_a_real_frame(real_frame):
+    path, frame = real_frame
+    boxes, scores = det.HOGDetector()(frame)
+    assert len(boxes) >= _expected_people(path) - 1, (boxes, scores)
+    assert np.all(scores >= 0.5) and np.all(np.diff(scores) <= 0)
+    h = frame.shape[0]
+    assert np.all((boxes[:, 3] > 0.08 * h) & (boxes[:, 3] < 0.9 * h))
+    assert np.all(boxes[:, 3] > boxes[:, 2])  # upright people
+
+
+def test_blazepose_finds_people_in_a_real_frame(real_frame):
+    model = helpers.blazepose_model()
+    if model is None:
+        pytest.skip(f"BlazePose model not fetchable: {helpers.last_error.get('blazepose')}")
+    path, frame = real_frame
+    detector = det.BlazePoseDetector(model)
+    dets = detector.detect(frame)
+    assert len(dets) >= _expected_people(path) - 1, [(d.box, d.score) for d in dets]
+    for d in dets:
+        assert d.score >= 0.5
+        hip, scale_pt, shoulder = d.keypoints[0], d.keypoints[1], d.keypoints[2]
+        assert shoulder[1] < hip[1]  # upright: shoulders above hips
+        assert d.face_box[1] < hip[1]
+        np.testing.assert_allclose(d.box[:2] + d.box[2:] / 2, hip)
+        np.testing.assert_allclose(d.box[2] / 2, np.linalg.norm(scale_pt - hip))
+    # The HOG and BlazePose people agree: every BlazePose person's hip lies in a HOG box
+    # grown by 50 % (HOG may miss people, BlazePose may find more).
+    hog_boxes, _ = det.HOGDetector()(frame)
+    if len(hog_boxes):
+        grown = hog_boxes + np.stack([-hog_boxes[:, 2] / 4, -hog_boxes[:, 3] / 4,
+                                      hog_boxes[:, 2] / 2, hog_boxes[:, 3] / 2], 1)
+        hits = 0
+        for d in dets:
+            hx, hy = d.keypoints[0]
+            hits += np.any((grown[:, 0] <= hx) & (hx <= grown[:, 0] + grown[:, 2])
+                           & (grown[:, 1] <= hy) & (hy <= grown[:, 1] + grown[:, 3]))
+        assert hits >= min(len(dets), len(hog_boxes)) - 1
+
+
+# ----------------------------------------------------------------------------- video
+
+
+@pytest.fixture(scope="module")
+def template_estimator_factory():
+    model = helpers.template_model()
+
+    def make(detector):
+        return PoseEstimator(model, normalization="imagenet", skeleton="h36m",
+                             heatmap_size=8, depth_bins=32, detector=detector)
+    return make
+
+
+def test_video_tracks_one_person_with_stable_id(tmp_path, template_estimator_factory):
+    path = str(tmp_path / "synthetic.avi")
+    gt_boxes, _, k = helpers.synthetic_video(path, frames=8)
+    frames = [helpers.read_frame(path, i) for i in range(8)]
+    calls = []
+
+    def detector(image):
+        calls.append(len(calls))
+        return gt_boxes[:1], np.array([0.9])
+
+    video = VideoPoseEstimator(template_estimator_factory(detector), fps=10.0, intrinsics=k,
+                               redetect_every=None)
+    results = [video.process(f) for f in frames]
+    assert results[0].detected and len(calls) == 1  # detected once, then tracked
+    assert all(len(r.poses) == 1 for r in results)
+    assert {r.track_ids[0] for r in results} == {0}
+    np.testing.assert_allclose([r.timestamp for r in results], np.arange(8) / 10.0)
+    p = results[-1].poses[0]
+    assert p.detection_score == pytest.approx(0.9)  # carried over from the detection
+    np.testing.assert_allclose(p.joints3d_rel, p.joints3d_cam - p.joints3d_cam[0])
+    assert p.joints2d_raw.shape == (18, 2) and p.joints3d_cam_raw.shape == (18, 3)
+    # Smoothing: the filtered 2D track moves less from frame to frame than the raw one.
+    raw = np.stack([r.poses[0].joints2d_raw for r in results])
+    smooth = np.stack([r.poses[0].joints2d for r in results])
+    assert np.abs(np.diff(smooth, axis=0)).mean() <= np.abs(np.diff(raw, axis=0)).mean() + 1e-9
+    # The tracked box stays on the person.
+    gt_centres = gt_boxes[:, :2] + gt_boxes[:, 2:] / 2
+    centres = np.stack([r.poses[0].box[:2] + r.poses[0].box[2:] / 2 for r in results])
+    assert np.max(np.linalg.norm(centres - gt_centres, axis=1)) < 0.5 * gt_boxes[:, 3].mean()
+
+
+def test_video_multiple_people_and_lost_tracks(template_estimator_factory):
+    image = np.zeros((240, 320, 3), np.uint8)
+    state = {"boxes": np.array([[20.0, 20.0, 60.0, 150.0], [200.0, 40.0, 60.0, 150.0]])}
+
+    def detector(img):
+        return state["boxes"], np.array([0.8, 0.7])[:len(state["boxes"])]
+
+    video = VideoPoseEstimator(template_estimator_factory(detector), redetect_every=4,
+                               max_missed=0)
+    frames = [video.process(image) for _ in range(5)]
+    # PoseTracker counts redetect_every frames after the detection frame.
+    assert [f.detected for f in frames] == [True, False, False, False, False]
+    assert all(sorted(f.track_ids) == [0, 1] for f in frames)
+    state["boxes"] = state["boxes"][1:]  # the first person leaves before the re-detection
+    sixth = video.process(image)
+    assert sixth.detected and sixth.track_ids == [1]
+    assert [t.track_id for t in video.tracker.tracks] == [1]
+    with pytest.raises(ValueError, match="timestamps must increase"):
+        video.process(image, timestamp=0.0)
