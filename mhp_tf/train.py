@@ -43,6 +43,9 @@ _OVERRIDES = {
     "xla": ("train.jit_compile", "bool", "XLA-compile the training step."),
     "deterministic": ("train.deterministic", "bool", "Deterministic ops (slower)."),
     "eval_max_examples": ("train.eval_max_examples", "integer", "Cap evaluation examples."),
+    "teacher": ("train.teacher", "string", "Distill from this trained model (.keras file or "
+                "run folder; same input size, joints and normalisation)."),
+    "distill_alpha": ("train.distill_alpha", "float", "Weight of the teacher term (0..1)."),
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import fakedata
+from mhp_tf.data import datasets
 from mhp_tf.training import config as config_lib
 from mhp_tf.training import trainer
 
@@ -97,6 +98,7 @@ if mode == "mirrored":
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import fakedata
+from mhp_tf.data import datasets
 from mhp_tf.training import config as config_lib, trainer
 fakedata.install()
 overrides = json.loads(sys.argv[2])
@@ -216,3 +218,55 @@ def test_mixed_precision_training(data_dir, tmp_path):
     assert model.get_layer("stem_conv").compute_dtype == "float16"
     assert np.isfinite([out["first_loss"], out["final_loss"]]).all()
     assert out["final_loss"] < out["first_loss"]
+
+
+def _constant_teacher(path, depth_bins=16, peak_bin=1):
+    """A teacher that predicts every joint at depth bin ``peak_bin`` (x, y at the centre):
+    zero head kernel, a large bias on that depth channel of every joint."""
+    from mhp_tf.modeling import MobileHumanPose
+    teacher = MobileHumanPose(input_size=64, embedding_size=32, depth_bins=depth_bins,
+                              num_joints=18, topology="compact", width_multiplier=0.5)
+    head = teacher.get_layer("head_conv")
+    kernel, bias = head.get_weights()
+    bias[:] = 0.0
+    bias[peak_bin::depth_bins] = 30.0
+    head.set_weights([np.zeros_like(kernel), bias])
+    teacher.save(path)
+    return teacher
+
+
+def test_distillation_pulls_the_student_to_the_teacher(data_dir, tmp_path):
+    teacher_path = str(tmp_path / "teacher.keras")
+    _constant_teacher(teacher_path)
+    # The teacher's depth bin 1 of 16 is bin 0.5 of the student's 8.
+    cfg = tiny_config(data_dir, **{"model.depth_bins": "8"})
+    teacher, scale = trainer.load_teacher(teacher_path, cfg)
+    np.testing.assert_allclose(scale.numpy(), [1.0, 1.0, 0.5])
+    x = tf.zeros([1, 64, 64, 3])
+    np.testing.assert_allclose(teacher(x).numpy()[0, :, 2] * 0.5, 0.5, atol=1e-3)
+
+    def mean_depth(alpha):
+        run = str(tmp_path / f"alpha{alpha}")
+        extra = {"train.teacher": teacher_path, "train.distill_alpha": str(alpha),
+                 "train.learning_rate": "0.01", "train.epochs": "4",
+                 "train.lr_decay_epochs": "", "train.checkpoint_every": "100"}
+        trainer.train(tiny_config(data_dir, **extra), run, progress=False)
+        student = tf.keras.models.load_model(os.path.join(run, "model.keras"), compile=False)
+        batch = next(iter(datasets.build_dataset("human36m", "test", data_dir, batch_size=8,
+                                                 config=cfg.pipeline_config())))
+        return float(np.mean(student(batch["image"], training=False).numpy()[..., 2]))
+
+    z_teacher, z_gt = mean_depth(1.0), mean_depth(0.0)
+    # Ground-truth depths sit around the middle bin (3.5 of 8); the teacher says 0.5.
+    assert z_teacher < 2.0 < z_gt, (z_teacher, z_gt)
+
+
+def test_teacher_mismatch_errors(data_dir, tmp_path):
+    teacher_path = str(tmp_path / "teacher.keras")
+    _constant_teacher(teacher_path)
+    with pytest.raises(ValueError, match="input_size"):
+        trainer.load_teacher(teacher_path, tiny_config(data_dir, **{"model.input_size": "96"}))
+    with pytest.raises(FileNotFoundError, match="teacher model not found"):
+        trainer.load_teacher(str(tmp_path / "nope.keras"), tiny_config(data_dir))
+    with pytest.raises(ValueError, match="distill_alpha"):
+        tiny_config(data_dir, **{"train.distill_alpha": "1.5"})

@@ -58,6 +58,11 @@ class TrainConfig:
     jit_compile: bool = False
     strategy: str = "default"
     tpu: Optional[str] = None
+    # Teacher-student distillation (MoVNect's idea on coordinates): a trained model
+    # (.keras file or run folder) whose predictions on the same augmented batch are
+    # blended with the ground truth: loss = (1 - a) * L1(gt) + a * L1(teacher).
+    teacher: Optional[str] = None
+    distill_alpha: float = 0.5
 
 
 @dataclasses.dataclass
@@ -83,6 +88,8 @@ class ExperimentConfig:
               "train.checkpoint_every and train.log_every must be > 0")
         check(t.steps_per_epoch is None or t.steps_per_epoch > 0,
               "train.steps_per_epoch must be > 0")
+        check(0.0 <= t.distill_alpha <= 1.0,
+              f"train.distill_alpha must be in [0, 1], got {t.distill_alpha}")
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
         check(d.normalization in NORMALIZATIONS,
               f"data.normalization={d.normalization!r}, expected {NORMALIZATIONS}")

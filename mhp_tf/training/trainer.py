@@ -32,6 +32,7 @@ from mhp_tf.data import pipeline
 from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
+from mhp_tf.training.losses import distillation_loss
 
 
 class TrainingDiverged(RuntimeError):
@@ -75,6 +76,43 @@ def learning_rate_schedule(cfg: ExperimentConfig, steps_per_epoch: int):
     if not boundaries:
         return tf.keras.optimizers.schedules.PiecewiseConstantDecay([10 ** 12], values * 2)
     return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def load_teacher(path: str, cfg: ExperimentConfig):
+    """A frozen teacher model and the ``[3]`` scale from its heatmap units to the student's.
+
+    ``path``: a ``.keras`` file or a run folder (its ``model.keras``; its ``config.json``
+    is checked against the student's normalisation and joint set). The teacher must
+    take the student's input size and predict the same joints; its heatmap/depth
+    resolution may differ (an L teacher for an XS student).
+    """
+    run_dir = path if os.path.isdir(path) else None
+    model_path = os.path.join(path, "model.keras") if run_dir else path
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"teacher model not found: {model_path} (give a .keras file "
+                                f"or a training run folder holding model.keras)")
+    if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
+        tcfg = ExperimentConfig.load(run_dir)
+        for field in ("normalization", "skeleton"):
+            mine, theirs = getattr(cfg.data, field), getattr(tcfg.data, field)
+            if mine != theirs:
+                raise ValueError(f"teacher {path} was trained with data.{field}={theirs!r}, "
+                                 f"the student uses {mine!r}")
+    teacher = tf.keras.models.load_model(model_path, compile=False)
+    teacher.trainable = False
+    tc = getattr(teacher, "mhp_config", None)
+    if tc is None:
+        raise ValueError(f"teacher {model_path} is not a MobileHumanPose model")
+    sc = cfg.model
+    if tc.input_size != sc.input_size:
+        raise ValueError(f"teacher input_size {tc.input_size} != student input_size "
+                         f"{sc.input_size}")
+    if tc.num_joints != sc.num_joints or tc.head != "coords":
+        raise ValueError(f"teacher predicts {tc.num_joints} joints with head={tc.head!r}; the "
+                         f"student needs {sc.num_joints} joints and head='coords'")
+    scale = tf.constant([sc.heatmap_size / tc.heatmap_size, sc.heatmap_size / tc.heatmap_size,
+                         sc.depth_bins / tc.depth_bins], tf.float32)
+    return teacher, scale
 
 
 def _skeleton_images(batch, pred, cfg: pipeline.PipelineConfig, n: int = 4):
@@ -164,11 +202,22 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
                          int(optimizer.iterations.numpy()))
         if not track_iterator:
             iterator = iter(make_dataset(int(optimizer.iterations.numpy()) * t.batch_size))
+        teacher = teacher_scale = None
+        if t.teacher:
+            teacher, teacher_scale = load_teacher(t.teacher, cfg)
+            logging.info("Distilling from %s (alpha %.2f)", t.teacher, t.distill_alpha)
 
     def step_fn(batch):
         with tf.GradientTape() as tape:
             pred = model(batch["image"], training=True)
-            per_example = coord_l1_loss(pred, batch["coords"], batch["vis"], batch["have_depth"])
+            if teacher is not None:
+                target = tf.cast(teacher(batch["image"], training=False), tf.float32)
+                per_example = distillation_loss(pred, batch["coords"], batch["vis"],
+                                                batch["have_depth"], target * teacher_scale,
+                                                t.distill_alpha)
+            else:
+                per_example = coord_l1_loss(pred, batch["coords"], batch["vis"],
+                                            batch["have_depth"])
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=t.batch_size)
             scaled = optimizer.get_scaled_loss(loss) if t.mixed_precision else loss
         grads = tape.gradient(scaled, model.trainable_variables)
