@@ -68,3 +68,15 @@ def test_mupots_recipe(parse, monkeypatch):
     cfg = parse("mupots_s.flags")
     assert cfg.model.num_joints == 21 and cfg.data.skeleton == "muco"
     assert cfg.data.train == "muco+coco"
+
+
+def test_distillation_recipe(parse, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    student = parse("xs_distill.flags")
+    assert student.train.teacher == "runs/h36m_l" and student.train.distill_alpha == 0.5
+    # Same data and schedule as the plain XS recipe; only the teacher differs.
+    plain = parse("xs.flags").to_dict()
+    distilled = student.to_dict()
+    assert distilled["model"] == plain["model"] and distilled["data"] == plain["data"]
+    assert {k for k in distilled["train"] if distilled["train"][k] != plain["train"][k]} == {
+        "teacher"}
