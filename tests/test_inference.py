@@ -238,6 +238,21 @@ def test_backends_agree(which, request):
     assert np.abs(moved[0].coords - ref[0].coords).max() > 1e-3
 
 
+@pytest.mark.slow
+def test_saved_model_from_the_exporter(xs_exported, tmp_path):
+    """mhp_tf.export.saved_model's SavedModel runs through the SavedModel backend (slow)."""
+    saved_model = pytest.importorskip("mhp_tf.export.saved_model")
+    path = saved_model.export_saved_model(xs_exported["model"], str(tmp_path / "sm"),
+                                          normalization="imagenet")
+    image = _test_image(seed=3)
+    ours = PoseEstimator(xs_exported["run"], detector=None).estimate(image, BOXES)
+    exported = PoseEstimator(path, detector=None)
+    assert exported.info.normalization == "imagenet" and exported.heatmap_size == 8
+    for a, b in zip(exported.estimate(image, BOXES), ours):
+        np.testing.assert_allclose(a.joints3d_cam, b.joints3d_cam, atol=2.0)
+        np.testing.assert_allclose(a.joints2d, b.joints2d, atol=0.1)
+
+
 def test_batching_does_not_change_results(tiny_exported):
     exported = tiny_exported
     image = _test_image(seed=2)
@@ -354,6 +369,34 @@ def test_weighted_nms_merges_overlaps():
 def test_blazepose_missing_model_message(tmp_path):
     with pytest.raises(det.DetectorUnavailable, match="fetch_models"):
         det.BlazePoseDetector(model_path=str(tmp_path / "none.tflite"))
+
+
+def test_fetch_models_checks_the_extracted_file(tmp_path):
+    import zipfile
+
+    from mhp_tf.inference import fetch_models
+
+    wheel = tmp_path / "mediapipe-0.10.21-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(det.BLAZEPOSE_MEMBER, b"not the model")
+    with pytest.raises(fetch_models.FetchError, match="sha256"):
+        fetch_models.fetch_blazepose(str(tmp_path / "cache"), wheel=str(wheel))
+    assert not os.listdir(tmp_path / "cache")
+    with zipfile.ZipFile(tmp_path / "empty.whl", "w") as zf:
+        zf.writestr("other.txt", b"")
+    with pytest.raises(fetch_models.FetchError, match="cannot read"):
+        fetch_models.extract_detector(str(tmp_path / "empty.whl"), str(tmp_path / "c2"))
+
+
+def test_detector_boxes_off_the_image_are_dropped(fake_estimator):
+    image = np.zeros((100, 120, 3), np.uint8)
+    est = PoseEstimator(fake_estimator.backend.fn, input_size=32, heatmap_size=8, depth_bins=32,
+                        detector=lambda im: (np.array([[10, 10, 30, 60], [500, 10, 30, 60],
+                                                       [10, 10, 0, 60], [np.nan, 0, 5, 5]]),
+                                             np.array([0.9, 0.8, 0.7, 0.6])))
+    people = est.estimate(image)
+    assert len(people) == 1 and people[0].detection_score == 0.9
+    assert people[0].confidence == 0.9  # no heatmap: the detector's score
 
 
 def test_auto_falls_back_to_hog(monkeypatch, tmp_path):

@@ -40,9 +40,9 @@ Confidence
 ``PoseResult.joint_confidence [J]`` is the peakiness of each joint's heatmap
 (:func:`~mhp_tf.inference.backends.heatmap_confidence`: the softmax mass within
 ``max(1, H // 16)`` output cells of the predicted position) when the model exposes
-its heatmap logits -- Keras models always do (the ``head_conv`` layer of a coords
-model, or the output of a ``head='heatmap'`` model), TFLite/SavedModel models when
-they output the heatmap. ``PoseResult.confidence`` is then the mean joint
+its heatmap logits: Keras MobileHumanPose models do (the ``head_conv`` layer of a
+``head='coords'`` model, or the output of a ``head='heatmap'`` model), TFLite and
+SavedModel files when they output the heatmap. ``PoseResult.confidence`` is then the mean joint
 confidence. Otherwise ``joint_confidence`` is None and ``confidence`` is the
 detector's score of the box, or NaN when the box was given by the caller.
 """
@@ -367,7 +367,14 @@ class PoseEstimator:
         if det is None:
             raise ValueError("no person detector (detector=None): pass boxes= to estimate()")
         boxes, scores = det(image)
-        keep = scores >= self.min_detection_score
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, np.float64).reshape(-1)
+        height, width = image.shape[:2]
+        # Drop what no crop can be cut from: non-finite, empty, or off-image boxes.
+        keep = (np.all(np.isfinite(boxes), 1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+                & (boxes[:, 0] + boxes[:, 2] > 0) & (boxes[:, 1] + boxes[:, 3] > 0)
+                & (boxes[:, 0] <= width - 1) & (boxes[:, 1] <= height - 1)
+                & (scores >= self.min_detection_score))
         return boxes[keep], scores[keep]
 
     def crop_boxes(self, boxes, image_width: int, image_height: int) -> np.ndarray:
