@@ -25,6 +25,8 @@ INSTALL_REQUIRES = [
     # tensorflow-datasets 4.9.10 imports it when preparing a builder that lives in a
     # package, but declares it only for Python < 3.9.
     "importlib_resources",
+    # 3D skeleton views (mhp_tf.visualize, the demo); imported lazily.
+    "matplotlib>=3.8,<4",
 ]
 
 EXTRAS_REQUIRE = {
@@ -34,6 +36,10 @@ EXTRAS_REQUIRE = {
         # tests/test_convert_torch.py builds an independent PyTorch reference network;
         # mhp_tf.convert_torch imports torch only when it reads a .pth file.
         "torch==2.13.0",
+        # tests/test_export_saved_model.py fine-tunes an export through hub.KerasLayer;
+        # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools 82 removed.
+        "tensorflow-hub==0.16.1",
+        "setuptools<82",
     ],
 }
 

@@ -36,13 +36,32 @@ from mhp_tf.modeling import soft_argmax_3d  # noqa: E402
 
 __version__ = "0.1.0"
 
+# Imported on first use (``mhp_tf.PoseEstimator``), so that ``import mhp_tf`` stays light.
+_LAZY = {
+    "PoseEstimator": "mhp_tf.inference.estimator",
+    "PoseResult": "mhp_tf.inference.estimator",
+    "VideoPoseEstimator": "mhp_tf.inference.video",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mhp_tf' has no attribute {name!r}")
+
+
 __all__ = [
     "build_model",
     "count_flops",
     "MobileHumanPose",
     "ModelConfig",
     "PRESETS",
+    "PoseEstimator",
+    "PoseResult",
     "soft_argmax_3d",
+    "VideoPoseEstimator",
     "__version__",
 ]
 

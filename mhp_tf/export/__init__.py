@@ -4,3 +4,7 @@ Modules: :mod:`.saved_model` (signatures ``serving_default`` and ``estimate_pose
 :mod:`.tflite` (one-step conversion, op report), :mod:`.qat` (quantization-aware training).
 The command line is ``python -m mhp_tf.export`` (:mod:`.__main__`).
 """
+
+from mhp_tf.export.saved_model import PoseEstimatorModule
+from mhp_tf.export.saved_model import export_run
+from mhp_tf.export.saved_model import export_saved_model
