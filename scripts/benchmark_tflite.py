@@ -1,0 +1,197 @@
+r"""TFLite CPU latency and size of the MobileHumanPose variants, next to Keras (the paper's Table 10).
+
+For every variant x head x quantization it converts a random-weight model
+(latency does not depend on the weights) with :func:`mhp_tf.export.convert_tflite`
+and times, in the same process:
+
+* Keras: a ``tf.function`` forward pass (inference mode, batch 1, float32,
+  TensorFlow's default threading), ending with a device-to-host copy;
+* TFLite: ``set_tensor`` + ``invoke`` + ``get_tensor`` with the built-in
+  interpreter (XNNPACK on) at each --threads count.
+
+Latency is the median over --runs timed calls after --warmup untimed ones
+(``±`` the standard deviation). int8 models are calibrated on random images,
+which is fine for timing and useless for accuracy (see
+scripts/quantization_accuracy.py). ``heatmap`` is the paper's ``†`` (no
+softmax: logits out, decoded outside); ``coords`` includes the soft-argmax
+(float32 even in int8 models).
+
+    python scripts/benchmark_tflite.py                                  # everything
+    python scripts/benchmark_tflite.py --variants=xs --heads=heatmap --threads=1 --runs=20
+    python scripts/benchmark_tflite.py --quant=fp32,int8,fp16 --json=tflite_bench.json
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import mhp_tf  # noqa: E402
+from mhp_tf.export import tflite  # noqa: E402
+from mhp_tf.modeling import PAPER_FIGURES  # noqa: E402
+from mhp_tf.modeling import PRESETS  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("variants", ["l", "s", "xs"], "Presets.")
+flags.DEFINE_list("quant", ["fp32", "int8"], "Quantizations: fp32, fp16, dynamic, int8.")
+flags.DEFINE_list("heads", ["heatmap", "coords"], "Heads: heatmap (paper's †) and/or coords.")
+flags.DEFINE_list("threads", ["1", "2"], "TFLite interpreter thread counts.")
+flags.DEFINE_integer("runs", 30, "Timed calls per measurement (median reported).", lower_bound=1)
+flags.DEFINE_integer("warmup", 3, "Untimed calls before timing.", lower_bound=1)
+flags.DEFINE_integer("num_joints", 18, "Number of joints.")
+flags.DEFINE_integer("input_size", None, "Override the input size (default: preset, 256).")
+flags.DEFINE_integer("num_calibration", 8, "Random calibration images for int8.")
+flags.DEFINE_bool("keras", True, "Also time the Keras tf.function forward pass.")
+flags.DEFINE_string("save_dir", None, "Also write the .tflite files here.")
+flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+
+QUANT_ARG = {"fp32": "none", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
+
+
+def _stats(times):
+    ms = [1e3 * t for t in times]
+    return {"median_ms": statistics.median(ms),
+            "std_ms": statistics.stdev(ms) if len(ms) > 1 else 0.0}
+
+
+def time_keras(model, runs: int, warmup: int):
+    size = model.input_shape[1]
+    image = tf.constant(np.random.default_rng(0).uniform(-2, 2, (1, size, size, 3))
+                        .astype(np.float32))
+    forward = tf.function(lambda x: model(x, training=False))
+    for _ in range(warmup):
+        forward(image).numpy()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward(image).numpy()
+        times.append(time.perf_counter() - start)
+    return _stats(times)
+
+
+def time_tflite(content: bytes, num_threads: int, runs: int, warmup: int):
+    interpreter = tflite.make_interpreter(content, num_threads)
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    image = tflite.quantize_input(np.random.default_rng(0).uniform(
+        -2, 2, inp["shape"]).astype(np.float32), inp)
+
+    def call():
+        interpreter.set_tensor(inp["index"], image)
+        interpreter.invoke()
+        return interpreter.get_tensor(out["index"])
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return _stats(times)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    try:
+        from ai_edge_litert import __version__ as litert
+        interpreter = f"ai-edge-litert {litert}"
+    except ImportError:
+        interpreter = f"tf.lite.Interpreter (TensorFlow {tf.__version__})"
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+            f"TensorFlow {tf.__version__}, mhp_tf {mhp_tf.__version__}; TFLite: {interpreter}, "
+            f"XNNPACK")
+
+
+def main(argv):
+    del argv
+    for name, values, allowed in (("variants", FLAGS.variants, PRESETS),
+                                  ("quant", FLAGS.quant, QUANT_ARG),
+                                  ("heads", FLAGS.heads, tflite.HEADS)):
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise app.UsageError(f"unknown {name} {unknown}; available: {sorted(allowed)}")
+    threads = [int(t) for t in FLAGS.threads]
+    if FLAGS.save_dir:
+        os.makedirs(FLAGS.save_dir, exist_ok=True)
+    overrides = {"input_size": FLAGS.input_size} if FLAGS.input_size else {}
+    print(f"{machine()}", flush=True)
+    print(f"median ± std of {FLAGS.runs} runs after {FLAGS.warmup} warm-up, batch 1; random "
+          f"weights; int8 calibrated on {FLAGS.num_calibration} random images (timing only)",
+          flush=True)
+
+    results = []
+    for variant in FLAGS.variants:
+        for head in FLAGS.heads:
+            tf.keras.backend.clear_session()
+            model = mhp_tf.build_model(variant, FLAGS.num_joints, head=head, **overrides)
+            size = model.input_shape[1]
+            params = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+            keras = time_keras(model, FLAGS.runs, FLAGS.warmup) if FLAGS.keras else None
+            for quant in FLAGS.quant:
+                start = time.time()
+                content = tflite.convert_tflite(
+                    model, QUANT_ARG[quant], head,
+                    representative_dataset=tflite.random_calibration(size, FLAGS.num_calibration),
+                    num_calibration=FLAGS.num_calibration)
+                convert_s = time.time() - start
+                report = tflite.op_report(content, gpu_compatibility=False)
+                if FLAGS.save_dir:
+                    path = os.path.join(FLAGS.save_dir, f"mhp_{variant}_{head}_{quant}.tflite")
+                    with open(path, "wb") as f:
+                        f.write(content)
+                row = {"variant": variant, "head": head, "quant": quant, "input": size,
+                       "params": params, "size_mb": len(content) / 1e6, "keras": keras,
+                       "convert_s": convert_s, "max_rank": report["max_rank"],
+                       "float_ops": sum(report["float_ops"].values()), "tflite": {}}
+                for n in threads:
+                    row["tflite"][n] = time_tflite(content, n, FLAGS.runs, FLAGS.warmup)
+                results.append(row)
+                print(f"  measured {variant} {head} {quant}: " + ", ".join(
+                    f"{n} thr {t['median_ms']:.1f} ms" for n, t in row["tflite"].items()),
+                    file=sys.stderr, flush=True)
+
+    def cell(t):
+        return f"{t['median_ms']:.1f} ± {t['std_ms']:.1f}" if t else "-"
+
+    heads = {"heatmap": "†", "coords": ""}
+    header = (f"{'Method':<22}{'input':>6}{'Keras tf.function':>19}"
+              + "".join(f"{f'TFLite {n} thread' + ('s' if n > 1 else ''):>18}" for n in threads)
+              + f"{'Param.':>9}{'paper':>7}{'TFLite MB':>11}")
+    print()
+    print("Latency (ms), CPU:")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        name = f"Ours-{r['variant'].upper()}{heads[r['head']]} {r['quant']}"
+        paper = PAPER_FIGURES.get(r["variant"], {}).get("params") or "-"
+        print(f"{name:<22}{r['input']:>6}{cell(r['keras']):>19}"
+              + "".join(f"{cell(r['tflite'][n]):>18}" for n in threads)
+              + f"{r['params'] / 1e6:>8.2f}M{paper:>7}{r['size_mb']:>11.2f}")
+    print("† heatmap head: logits out, soft-argmax outside (the paper's timing); no † = coords "
+          "head with the float soft-argmax inside. Keras runs float32 whatever the row's "
+          "quantization. Param.: trainable parameters (paper: the paper's figure).")
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump({"machine": machine(), "runs": FLAGS.runs, "warmup": FLAGS.warmup,
+                       "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
