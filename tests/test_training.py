@@ -270,3 +270,12 @@ def test_teacher_mismatch_errors(data_dir, tmp_path):
         trainer.load_teacher(str(tmp_path / "nope.keras"), tiny_config(data_dir))
     with pytest.raises(ValueError, match="distill_alpha"):
         tiny_config(data_dir, **{"train.distill_alpha": "1.5"})
+
+
+def test_heatmap_regulariser_trains(data_dir, tmp_path):
+    cfg = tiny_config(data_dir, **{"train.heatmap_loss_weight": "1.0",
+                                   "train.epochs": "1", "train.steps_per_epoch": "4"})
+    summary = trainer.train(cfg, str(tmp_path / "run"), progress=False)
+    assert summary["steps"] == 4 and np.isfinite(summary["final_loss"])
+    with pytest.raises(ValueError, match="heatmap_sigma"):
+        tiny_config(data_dir, **{"train.heatmap_sigma": "0"})

@@ -5,6 +5,7 @@ from mhp_tf.modeling.flops import count_flops
 from mhp_tf.modeling.layers import AlignCornersUpsample2D
 from mhp_tf.modeling.layers import AvgPool3x3S2
 from mhp_tf.modeling.layers import SoftArgmax3D
+from mhp_tf.modeling.layers import heatmap_marginals
 from mhp_tf.modeling.layers import make_divisible
 from mhp_tf.modeling.layers import soft_argmax_3d
 from mhp_tf.modeling.mobilehumanpose import MobileHumanPose

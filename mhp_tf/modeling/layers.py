@@ -136,6 +136,18 @@ def soft_argmax_3d(logits: tf.Tensor, depth: int) -> tf.Tensor:
     The computation is carried out in float32 whatever the input dtype, and no
     intermediate tensor has rank > 4.
     """
+    marg_x, marg_y, marg_z = heatmap_marginals(logits, depth)
+    coords = [tf.reduce_sum(m * tf.range(m.shape[-1], dtype=tf.float32), axis=-1)
+              for m in (marg_x, marg_y, marg_z)]
+    return tf.stack(coords, axis=-1)  # [B, J, 3]
+
+
+def heatmap_marginals(logits: tf.Tensor, depth: int):
+    """Per-joint marginals of the volumetric softmax: ``([B,J,W], [B,J,H], [B,J,D])``.
+
+    Same layout and float32 computation as :func:`soft_argmax_3d` (which takes the
+    expectation of each marginal); exposed for losses on the heatmap itself.
+    """
     logits = tf.convert_to_tensor(logits)
     if logits.shape.rank != 4:
         raise ValueError(f"soft_argmax_3d expects [B, H, W, J*D] logits, got shape {logits.shape}")
@@ -158,11 +170,7 @@ def soft_argmax_3d(logits: tf.Tensor, depth: int) -> tf.Tensor:
     marg_x = tf.reduce_sum(prob, axis=[1, 3])  # [B*J, W]
     marg_y = tf.reduce_sum(prob, axis=[2, 3])  # [B*J, H]
     marg_z = tf.reduce_sum(prob, axis=[1, 2])  # [B*J, D]
-    coord_x = tf.reduce_sum(marg_x * tf.range(width, dtype=tf.float32), axis=-1)
-    coord_y = tf.reduce_sum(marg_y * tf.range(height, dtype=tf.float32), axis=-1)
-    coord_z = tf.reduce_sum(marg_z * tf.range(depth, dtype=tf.float32), axis=-1)
-    coords = tf.stack([coord_x, coord_y, coord_z], axis=-1)  # [B*J, 3]
-    return tf.reshape(coords, [-1, joints, 3])
+    return tuple(tf.reshape(m, [-1, joints, m.shape[-1]]) for m in (marg_x, marg_y, marg_z))
 
 
 @tf.keras.utils.register_keras_serializable(package="mhp_tf")

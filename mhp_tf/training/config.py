@@ -63,6 +63,10 @@ class TrainConfig:
     # blended with the ground truth: loss = (1 - a) * L1(gt) + a * L1(teacher).
     teacher: Optional[str] = None
     distill_alpha: float = 0.5
+    # Optional Jensen-Shannon regulariser of the heatmap marginals towards a Gaussian at
+    # the target (Nibali et al. 2018); 0 = the paper's L1-only loss.
+    heatmap_loss_weight: float = 0.0
+    heatmap_sigma: float = 1.0
 
 
 @dataclasses.dataclass
@@ -90,6 +94,8 @@ class ExperimentConfig:
               "train.steps_per_epoch must be > 0")
         check(0.0 <= t.distill_alpha <= 1.0,
               f"train.distill_alpha must be in [0, 1], got {t.distill_alpha}")
+        check(t.heatmap_loss_weight >= 0 and t.heatmap_sigma > 0,
+              "train.heatmap_loss_weight must be >= 0 and train.heatmap_sigma > 0")
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
         check(d.normalization in NORMALIZATIONS,
               f"data.normalization={d.normalization!r}, expected {NORMALIZATIONS}")

@@ -33,6 +33,8 @@ from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
 from mhp_tf.training.losses import distillation_loss
+from mhp_tf.training.losses import marginal_js_loss
+from mhp_tf.modeling import heatmap_marginals
 
 
 class TrainingDiverged(RuntimeError):
@@ -206,10 +208,18 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         if t.teacher:
             teacher, teacher_scale = load_teacher(t.teacher, cfg)
             logging.info("Distilling from %s (alpha %.2f)", t.teacher, t.distill_alpha)
+        # With the heatmap regulariser the step also needs the head's logits: a second
+        # view of the same layers (no new weights).
+        with_logits = tf.keras.Model(model.inputs, [model.get_layer("head_conv").output,
+                                                    model.output]) \
+            if t.heatmap_loss_weight > 0 else None
 
     def step_fn(batch):
         with tf.GradientTape() as tape:
-            pred = model(batch["image"], training=True)
+            if with_logits is not None:
+                logits, pred = with_logits(batch["image"], training=True)
+            else:
+                pred = model(batch["image"], training=True)
             if teacher is not None:
                 target = tf.cast(teacher(batch["image"], training=False), tf.float32)
                 per_example = distillation_loss(pred, batch["coords"], batch["vis"],
@@ -218,6 +228,10 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
             else:
                 per_example = coord_l1_loss(pred, batch["coords"], batch["vis"],
                                             batch["have_depth"])
+            if with_logits is not None:
+                per_example += t.heatmap_loss_weight * marginal_js_loss(
+                    heatmap_marginals(logits, cfg.model.depth_bins), batch["coords"],
+                    batch["vis"], batch["have_depth"], t.heatmap_sigma)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=t.batch_size)
             scaled = optimizer.get_scaled_loss(loss) if t.mixed_precision else loss
         grads = tape.gradient(scaled, model.trainable_variables)
