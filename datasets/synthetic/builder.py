@@ -9,7 +9,7 @@ Build::
     ds = builder.as_dataset(split="train")
 
 Configs: ``tiny`` (tests: 12 train / 6 test at 96 px, procedural poses), ``quickstart``
-(2,000 train / 200 test at 256 px, for the README quickstart), ``default`` (5,000
+(9,000 train / 500 test at 192 px, for the README quickstart), ``default`` (5,000
 train / 500 test at 256 px, mocap when obtainable, else procedural) and ``procedural``
 (the default sizes, procedural poses only, never touches the network). A custom
 :class:`SyntheticConfig` can be passed as ``config=``.
@@ -61,11 +61,17 @@ class Synthetic(PoseBuilder):
                         "else procedural poses only."),
         SyntheticConfig(name="procedural", description="5,000 train / 500 test images, 256 px, "
                         "procedural poses only (no network).", mocap=False),
-        SyntheticConfig(name="quickstart", description="The README quickstart: 2,000 train / "
-                        "200 test images, 256 px, mocap when obtainable.", num_train=2000,
-                        num_test=200),
+        SyntheticConfig(name="quickstart", description="The README quickstart: 9,000 train / "
+                        "500 test images, 192 px (people about 80 px tall, cropped to the "
+                        "128 px quickstart input), mocap when obtainable.", num_train=9000,
+                        num_test=500, image_size=192),
     ]
     DEFAULT_CONFIG_NAME = "default"
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First mhp_tf release.",
+        "1.1.0": "quickstart: 9,000 / 500 images at 192 px (was 2,000 / 200 at 256 px).",
+    }
 
     def _split_generators(self, dl_manager):
         config = self.builder_config.generator_config()
