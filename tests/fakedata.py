@@ -63,9 +63,13 @@ class MhpFakePoses2d(builder_lib.PoseBuilder):
 CLASSES = {"human36m": MhpFakePoses3d, "mpii": MhpFakePoses2d}
 
 
+_REAL_BUILDER_CLASS = datasets.builder_class
+
+
 def install():
-    """Make the dataset registry resolve human36m / mpii to the fake builders."""
-    datasets.builder_class = lambda name: CLASSES[name]
+    """Make the dataset registry resolve human36m / mpii to the fake builders; every
+    other name (synthetic, ...) still resolves to the real builder."""
+    datasets.builder_class = lambda name: CLASSES.get(name) or _REAL_BUILDER_CLASS(name)
 
 
 def prepare(data_dir):

@@ -128,10 +128,6 @@ def test_fp16_and_dynamic_within_bounds(converted, images, keras_out, quant, bou
 # ----------------------------------------------------------------------------- int8
 
 
-# Marked slow for now: in the full default run (after the other test files, same
-# process) these calibration-based int8 tests failed on CI while passing on their own;
-# the cause is not diagnosed yet (see the export issue). Run: pytest -m slow.
-@pytest.mark.slow
 def test_calibration_dataset_from_pipeline(calibration, xs_model):
     first = [s[0] for s in calibration()]
     assert len(first) == 8
@@ -145,10 +141,6 @@ def test_calibration_dataset_from_pipeline(calibration, xs_model):
     assert [s[0].shape for s in samples()] == [(1, 64, 64, 3)] * 5
 
 
-# Marked slow for now: in the full default run (after the other test files, same
-# process) these calibration-based int8 tests failed on CI while passing on their own;
-# the cause is not diagnosed yet (see the export issue). Run: pytest -m slow.
-@pytest.mark.slow
 def test_int8_heatmap_is_full_integer(converted, images, keras_out):
     content = converted("int8", "heatmap")
     report = tflite.op_report(content)
@@ -163,10 +155,6 @@ def test_int8_heatmap_is_full_integer(converted, images, keras_out):
                                atol=0.2)
 
 
-# Marked slow for now: in the full default run (after the other test files, same
-# process) these calibration-based int8 tests failed on CI while passing on their own;
-# the cause is not diagnosed yet (see the export issue). Run: pytest -m slow.
-@pytest.mark.slow
 def test_int8_coords_keeps_soft_argmax_float(converted, images, keras_out):
     content = converted("int8", "coords")
     report = tflite.op_report(content, gpu_compatibility=False)
@@ -181,11 +169,7 @@ def test_int8_coords_keeps_soft_argmax_float(converted, images, keras_out):
     np.testing.assert_allclose(tflite.run_tflite(content, images), heat, atol=1e-3)
 
 
-# Marked slow for now: in the full default run (after the other test files, same
-# process) these calibration-based int8 tests failed on CI while passing on their own;
-# the cause is not diagnosed yet (see the export issue). Run: pytest -m slow.
-@pytest.mark.parametrize("quant", ["none", "fp16", "dynamic",
-                                   pytest.param("int8", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("quant", ["none", "fp16", "dynamic", "int8"])
 @pytest.mark.parametrize("head", ["coords", "heatmap"])
 def test_op_report_builtin_only_rank4(converted, quant, head):
     report = tflite.op_report(converted(quant, head))
