@@ -241,6 +241,39 @@ def denormalize(image, normalization: str = "reference"):
 # ----------------------------------------------------------------------------- one example
 
 
+def source_window(inv, width, height, size: int):
+    """``(lo, hi)`` int32 ``(x, y)`` corners of the image window a ``size`` patch samples.
+
+    ``inv`` maps patch pixels to image pixels; the window covers the warped patch
+    corners plus 2 px for the bilinear neighbours, clipped to the image and never
+    empty. Decoding or slicing only this window keeps the warp exact and cheap.
+    """
+    corners = tf.constant([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]],
+                          tf.float32)
+    src_corners = apply_affine(inv, corners)
+    lo = tf.cast(tf.floor(tf.reduce_min(src_corners, 0)), tf.int32) - 2
+    hi = tf.cast(tf.math.ceil(tf.reduce_max(src_corners, 0)), tf.int32) + 3
+    wh = tf.stack([width, height])
+    lo = tf.clip_by_value(lo, 0, wh - 1)
+    hi = tf.clip_by_value(hi, lo + 1, wh)
+    return lo, hi
+
+
+def warp_window(window, inv, lo, size: int):
+    """The ``[size, size, C]`` patch (window dtype) from a source ``window`` starting at ``lo``.
+
+    Bilinear on the uint8 source, as cv2.warpAffine does in the reference (its patch
+    is uint8 too); outside the image is black.
+    """
+    # Output pixel -> window pixel.
+    window_inv = tf.concat([inv[:, :2], (inv[:, 2] - tf.cast(lo, tf.float32))[:, None]], 1)
+    transform = tf.concat([tf.reshape(window_inv, [6]), tf.zeros([2])], 0)[None]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=window[None], transforms=transform,
+        output_shape=tf.constant([size, size]), fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+
+
 def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
                        training: bool, source_skeleton: str) -> Dict[str, tf.Tensor]:
     """Turn one schema example (JPEG bytes + labels) into network input and targets.
@@ -268,15 +301,7 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
                        width, size)
     inv = invert_affine(fwd)
 
-    # Source window covering the patch (+2 px for bilinear neighbours), clipped.
-    corners = tf.constant([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]],
-                          tf.float32)
-    src_corners = apply_affine(inv, corners)
-    lo = tf.cast(tf.floor(tf.reduce_min(src_corners, 0)), tf.int32) - 2
-    hi = tf.cast(tf.math.ceil(tf.reduce_max(src_corners, 0)), tf.int32) + 3
-    wh = tf.stack([width, height])
-    lo = tf.clip_by_value(lo, 0, wh - 1)
-    hi = tf.clip_by_value(hi, lo + 1, wh)
+    lo, hi = source_window(inv, width, height, size)
     crop_size = hi - lo
     crop = tf.io.decode_and_crop_jpeg(
         example["image"], tf.stack([lo[1], lo[0], crop_size[1], crop_size[0]]), channels=3)
@@ -288,15 +313,7 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
                                             .stateless_fold_in(seed, 1)),
                        lambda: crop)
 
-    # Output pixel -> crop pixel.
-    crop_inv = tf.concat([inv[:, :2], (inv[:, 2] - tf.cast(lo, tf.float32))[:, None]], 1)
-    transform = tf.concat([tf.reshape(crop_inv, [6]), tf.zeros([2])], 0)[None]
-    # The warp runs on the uint8 source, as cv2.warpAffine does in the reference (its
-    # patch is uint8 too); only the 256x256 result is converted to float.
-    patch = tf.raw_ops.ImageProjectiveTransformV3(
-        images=crop[None], transforms=transform,
-        output_shape=tf.constant([size, size]), fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+    patch = warp_window(crop, inv, lo, size)
     patch = tf.clip_by_value(tf.cast(patch, tf.float32) * aug["color"], 0.0, 255.0)
     patch.set_shape([size, size, 3])
 

@@ -276,29 +276,13 @@ class PoseEstimatorModule(tf.Module):
         """
         size = self._size
         shape = tf.shape(image)
-        wh = tf.stack([shape[1], shape[0]])
-        corners = tf.constant([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]],
-                              tf.float32)
 
         def crop(box):
             fwd = pipeline.patch_affine(box[:2] + box[2:] / 2.0, box[2], box[3], 1.0, 0.0,
-                                        tf.constant(False), wh[0], size)
+                                        tf.constant(False), shape[1], size)
             inv = pipeline.invert_affine(fwd)  # patch pixel -> image pixel
-            src = pipeline.apply_affine(inv, corners)
-            lo = tf.cast(tf.floor(tf.reduce_min(src, 0)), tf.int32) - 2
-            hi = tf.cast(tf.math.ceil(tf.reduce_max(src, 0)), tf.int32) + 3
-            lo = tf.clip_by_value(lo, 0, wh - 1)
-            hi = tf.clip_by_value(hi, lo + 1, wh)
-            window = image[lo[1]:hi[1], lo[0]:hi[0]]
-            window_inv = tf.concat([inv[:, :2], (inv[:, 2] - tf.cast(lo, tf.float32))[:, None]],
-                                   1)
-            transform = tf.concat([tf.reshape(window_inv, [6]), tf.zeros([2])], 0)[None]
-            # Bilinear on uint8, as the pipeline (and cv2.warpAffine in the reference);
-            # outside the image is black.
-            return tf.raw_ops.ImageProjectiveTransformV3(
-                images=window[None], transforms=transform,
-                output_shape=tf.constant([size, size]), fill_value=0.0,
-                interpolation="BILINEAR", fill_mode="CONSTANT")[0]
+            lo, hi = pipeline.source_window(inv, shape[1], shape[0], size)
+            return pipeline.warp_window(image[lo[1]:hi[1], lo[0]:hi[0]], inv, lo, size)
 
         return tf.map_fn(crop, crop_boxes,
                          fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
