@@ -251,7 +251,7 @@ def save_checkpoint(net, path, wrapping):
 
 def keras_outputs(model, rgb):
     """(coords, logits) of an imported Keras model on 0..255 images."""
-    image = pipeline._normalize(tf.constant(rgb), "reference")
+    image = pipeline.normalize(tf.constant(rgb), "reference")
     both = tf.keras.Model(model.input, [model.output, model.get_layer("head_conv").output])
     coords, logits = both(image, training=False)
     return coords.numpy(), logits.numpy()

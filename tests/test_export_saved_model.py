@@ -54,7 +54,7 @@ def _randomize(model, rng):
 
 
 def _normalize(crops, normalization="reference"):
-    return pipeline._normalize(tf.cast(crops, tf.float32), normalization).numpy()
+    return pipeline.normalize(tf.cast(crops, tf.float32), normalization).numpy()
 
 
 def _test_image(height=150, width=200):

@@ -165,15 +165,15 @@ def test_occlusion_paints_noise_inside_the_box():
 
 def test_normalizations():
     x = tf.fill([2, 2, 3], 255.0)
-    ref = pipeline._normalize(x, "reference").numpy()[0, 0]
-    imn = pipeline._normalize(x, "imagenet").numpy()[0, 0]
+    ref = pipeline.normalize(x, "reference").numpy()[0, 0]
+    imn = pipeline.normalize(x, "imagenet").numpy()[0, 0]
     np.testing.assert_allclose(ref, (255 - np.array(pipeline.PIXEL_MEAN)) / pipeline.PIXEL_STD,
                                rtol=1e-5)
     np.testing.assert_allclose(imn, (1 - np.array(pipeline.PIXEL_MEAN)) / pipeline.PIXEL_STD,
                                rtol=1e-5)
     for mode in pipeline.NORMALIZATIONS:
         np.testing.assert_allclose(
-            pipeline.denormalize(pipeline._normalize(x, mode), mode).numpy(), 255.0, rtol=1e-5)
+            pipeline.denormalize(pipeline.normalize(x, mode), mode).numpy(), 255.0, rtol=1e-5)
     with pytest.raises(ValueError, match="normalization"):
         pipeline.PipelineConfig(normalization="zscore")
 

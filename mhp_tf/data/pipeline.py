@@ -216,7 +216,8 @@ def _paint_noise(crop, box, origin, seed):
         strides=tf.constant([1, 1, 1]), value=noise)
 
 
-def _normalize(image, normalization: str):
+def normalize(image, normalization: str):
+    """Network input from 0..255 RGB floats (see ``PipelineConfig.normalization``)."""
     if normalization == "none":
         return image
     mean = tf.constant(PIXEL_MEAN, tf.float32)
@@ -349,7 +350,7 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
     return {
         **ids,
         "sequence": sequence,
-        "image": _normalize(patch, cfg.normalization),
+        "image": normalize(patch, cfg.normalization),
         "coords": coords,
         "vis": vis,
         "have_depth": tf.cast(example["have_depth"], tf.float32),

@@ -229,11 +229,11 @@ class PoseEstimatorModule(tf.Module):
     @tf.function
     def __call__(self, images, training=False):
         """float32 ``[B, S, S, 3]`` RGB in [0, 1] -> ``coords [B, J, 3]`` heatmap units."""
-        x = pipeline._normalize(tf.cast(images, tf.float32) * 255.0, self._norm)
+        x = pipeline.normalize(tf.cast(images, tf.float32) * 255.0, self._norm)
         return self._coords(x, True) if training else self.infer(x)
 
     def _serve(self, images):
-        coords = self.infer(pipeline._normalize(tf.cast(images, tf.float32), self._norm))
+        coords = self.infer(pipeline.normalize(tf.cast(images, tf.float32), self._norm))
         rel = coords - coords[:, self._root:self._root + 1]
         joints_mm = tf.concat([rel[..., :2] / self._hm * self._side,
                                rel[..., 2:] / self._bins * self._range], -1)
@@ -344,7 +344,7 @@ class PoseEstimatorModule(tf.Module):
         height, width = shape[0], shape[1]
         cropped = self._crop_images(image, boxes)
         crops, crop_boxes = cropped["crops"], cropped["boxes"]
-        coords = self.infer(pipeline._normalize(tf.cast(crops, tf.float32), self._norm))
+        coords = self.infer(pipeline.normalize(tf.cast(crops, tf.float32), self._norm))
         k = self._intrinsics(intrinsics, width, height)
         focal = tf.stack([k[0, 0], k[1, 1]])
         center = tf.stack([k[0, 2], k[1, 2]])
