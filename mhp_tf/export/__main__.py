@@ -100,12 +100,10 @@ def export_tflite(model, cfg, settings, quant, head, out_dir, report=True):
         from mhp_tf.export import qat
 
         qat_model = qat.quantize_model(model, calibration, FLAGS.num_calibration)
-        pipe = cfg.pipeline_config() if cfg else None
-        if pipe is None:
-            from mhp_tf.data import pipeline
+        from mhp_tf.data import pipeline
 
-            pipe = pipeline.PipelineConfig.for_model(
-                mc, skeleton=settings["skeleton"], normalization=settings["normalization"])
+        pipe = cfg.pipeline_config() if cfg else pipeline.PipelineConfig.for_model(
+            mc, skeleton=settings["skeleton"], normalization=settings["normalization"])
         train_ds = datasets.build_dataset(settings["calibration_dataset"], "train",
                                           settings["data_dir"], training=True,
                                           batch_size=FLAGS.batch_size, config=pipe)
