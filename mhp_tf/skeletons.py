@@ -131,7 +131,16 @@ COCO = Skeleton(
 # Joints COCO-19 adds to the 17 released keypoints: name -> (parent a, parent b) midpoint.
 COCO_ADDED_JOINTS = {"Thorax": ("L_Shoulder", "R_Shoulder"), "Pelvis": ("L_Hip", "R_Hip")}
 
-SKELETONS: Dict[str, Skeleton] = {s.name: s for s in (H36M, MUCO, MUPOTS, MPII, COCO)}
+# MoVNect's 15 joints (Hwang et al. 2020, VNect's set without the spine, head centre, hands
+# and feet): the first 15 MuCo joints, pelvis root. Bones follow the kinematic tree.
+_MOVNECT = _MUCO[:15]
+MOVNECT = Skeleton(
+    name="movnect", joints=_MOVNECT, root=14, flip_pairs=_lr_pairs(_MOVNECT),
+    bones=_pairs(_MOVNECT, (("Head_top", "Thorax"), ("Thorax", "Pelvis"))
+                 + _MUCO_BONES[4:]),
+    eval_joints=tuple(range(15)))
+
+SKELETONS: Dict[str, Skeleton] = {s.name: s for s in (H36M, MUCO, MUPOTS, MPII, COCO, MOVNECT)}
 
 # Names that denote the same point in different sets (MPII "Head" is the head top, as H36M
 # "Head" and MuCo "Head_top"; MuCo "Head" is the head centre and has no MPII counterpart).
@@ -141,6 +150,8 @@ _ALIASES = {
     ("h36m", "muco"): {"Head": "Head_top"},
     ("coco", "muco"): {},
     ("coco", "h36m"): {},
+    ("mpii", "movnect"): {"Head": "Head_top"},
+    ("h36m", "movnect"): {"Head": "Head_top"},
 }
 
 

@@ -51,8 +51,11 @@ _OVERRIDES = {
 
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Run folder (checkpoints, logs, config, model).")
-    flags.DEFINE_enum("variant", "xs", ["l", "s", "xs"], "Model preset.")
-    flags.DEFINE_integer("num_joints", 18, "Number of joints (18 = H36M, 21 = MuCo).")
+    flags.DEFINE_enum("variant", "xs", ["l", "s", "xs", "movnect"],
+                      "Model: a MobileHumanPose preset, or movnect (MoVNect; its type with "
+                      "--set=model.variant=A|B|C).")
+    flags.DEFINE_integer("num_joints", None, "Number of joints (default 18 = H36M for "
+                         "MobileHumanPose, 15 for MoVNect; 21 = MuCo).")
     for name, (_, kind, help_) in _OVERRIDES.items():
         getattr(flags, f"DEFINE_{kind}")(name, None, help_)
     flags.DEFINE_multi_string("set", [], "Config override 'section.field=value', repeatable "
@@ -119,10 +122,10 @@ def report_baselines(cfg, evaluate_fn):
     import tensorflow as tf
 
     from mhp_tf.evaluation import evaluator
-    from mhp_tf.modeling import MobileHumanPose
+    from mhp_tf.training import trainer
 
     tf.keras.utils.set_random_seed(cfg.train.seed)
-    untrained = evaluate_fn(MobileHumanPose(**cfg.model.to_dict()))
+    untrained = evaluate_fn(trainer.build_model(cfg))
     mean_pose = evaluator.mean_pose_baseline(
         cfg.data.train, cfg.data.test, cfg.data.test_split, cfg.data.data_dir,
         cfg.data.skeleton, cfg.train.eval_max_examples)

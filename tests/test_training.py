@@ -279,3 +279,150 @@ def test_heatmap_regulariser_trains(data_dir, tmp_path):
     assert summary["steps"] == 4 and np.isfinite(summary["final_loss"])
     with pytest.raises(ValueError, match="heatmap_sigma"):
         tiny_config(data_dir, **{"train.heatmap_sigma": "0"})
+
+
+# ----------------------------------------------------------------------------- MoVNect
+
+MOVNECT_TINY = {"model.input_size": "64", "data.train": "human36m+mpii",
+                "data.test": "human36m", "train.batch_size": "4", "train.epochs": "1",
+                "train.steps_per_epoch": "6", "train.checkpoint_every": "3",
+                "train.log_every": "2", "train.lr_decay_epochs": "", "data.shuffle_buffer": "16"}
+
+
+def movnect_config(data_dir, **extra):
+    return config_lib.make_config("movnect", None,
+                                  dict(MOVNECT_TINY, **{"data.data_dir": data_dir}, **extra))
+
+
+def test_movnect_config_defaults_and_errors(tmp_path):
+    cfg = config_lib.make_config("movnect", None, {"model.variant": "C",
+                                                   "model.input_size": "128"})
+    assert cfg.is_movnect and cfg.model.variant == "C" and cfg.model.num_joints == 15
+    assert cfg.data.skeleton == "movnect"
+    pipe = cfg.pipeline_config()
+    assert (pipe.input_size, pipe.heatmap_size, pipe.skeleton) == (128, 16, "movnect")
+    cfg.save(str(tmp_path))
+    loaded = config_lib.ExperimentConfig.load(str(tmp_path))
+    assert loaded.to_dict() == cfg.to_dict() and loaded.is_movnect
+    with pytest.raises(ValueError, match="has 18 joints but the model predicts 15"):
+        config_lib.make_config("movnect", None, {"data.skeleton": "h36m"})
+    with pytest.raises(ValueError, match="heatmap_loss_weight is a MobileHumanPose option"):
+        config_lib.make_config("movnect", None, {"train.heatmap_loss_weight": "1"})
+    with pytest.raises(ValueError, match="invalid MoVNect config"):
+        config_lib.make_config("movnect", None, {"model.variant": "D"})
+    with pytest.raises(ValueError, match="base_weights is a MoVNect option"):
+        config_lib.make_config("xs", None, {"train.base_weights": "imagenet"})
+    with pytest.raises(ValueError, match="unknown variant"):
+        config_lib.make_config("movnet", None, {})
+
+
+def _numpy_readout(out, unit_mm=100.0):
+    """Independent read-out: argmax of each heatmap, X/Y/Z maps read there, x unit."""
+    b, h, w, c = out.shape
+    j = c // 4
+    joints = np.zeros((b, j, 3))
+    for n in range(b):
+        for k in range(j):
+            iy, ix = np.unravel_index(np.argmax(out[n, :, :, k]), (h, w))
+            joints[n, k] = [out[n, iy, ix, j + k], out[n, iy, ix, 2 * j + k],
+                            out[n, iy, ix, 3 * j + k]]
+    return joints * unit_mm
+
+
+def test_movnect_step_loss_against_numpy(data_dir):
+    cfg = movnect_config(data_dir)
+    batch = next(iter(datasets.build_dataset(
+        "human36m", "train", data_dir, training=True, batch_size=4,
+        config=cfg.pipeline_config(), keys=trainer.MOVNECT_KEYS)))
+    assert set(batch) == set(trainer.MOVNECT_KEYS)
+    vis = batch["vis"].numpy()
+    assert vis.shape == (4, 15) and vis.sum() > 0
+    h = cfg.model.heatmap_size
+    zeros = tf.zeros([4, h, h, 60])
+    # Hand computation of the paper's losses for an all-zero prediction.
+    xy = batch["coords"].numpy()[..., :2]
+    joints = batch["joints_cam"].numpy()
+    rel = (joints - joints[:, 14:15]) / 100.0
+    grid = np.arange(h, dtype=np.float64)
+    gx = np.exp(-(grid[None, None] - xy[..., :1]) ** 2 / 2)           # [B, J, w]
+    gy = np.exp(-(grid[None, None] - xy[..., 1:2]) ** 2 / 2)          # [B, J, h]
+    hm = gy[:, :, :, None] * gx[:, :, None, :] * vis[..., None, None]  # [B, J, h, w]
+    l_hm = np.mean(np.sqrt((hm ** 2).sum((2, 3))) * vis)
+    hd = batch["have_depth"].numpy()
+    loc_norm = np.sqrt(((hm[..., None] * (rel * vis[..., None])[:, :, None, None, :]) ** 2)
+                       .sum((2, 3, 4)))
+    l_lm = np.mean((loc_norm * vis * hd[:, None]).sum(1))
+    got = float(trainer.movnect_step_loss(cfg, batch, zeros))
+    np.testing.assert_allclose(got, l_hm + l_lm, rtol=1e-4)
+    # A perfect prediction has zero loss; with distill_alpha=1 only the teacher counts.
+    from mhp_tf.modeling import movnect
+    targets = movnect.movnect_targets(batch["coords"][..., :2], joints - joints[:, 14:15],
+                                      batch["vis"], h)
+    assert float(trainer.movnect_step_loss(cfg, batch, targets)) < 1e-5
+    teacher_only = movnect_config(data_dir, **{"train.distill_alpha": "1.0"})
+    assert float(trainer.movnect_step_loss(teacher_only, batch, zeros, zeros)) == 0.0
+    assert float(trainer.movnect_step_loss(teacher_only, batch, zeros, targets)) > 0.1
+
+
+def test_movnect_trains_resumes_and_evaluates(data_dir, tmp_path):
+    from mhp_tf.evaluation import evaluator
+
+    cfg = movnect_config(data_dir)
+    model_dir = str(tmp_path / "movnect")
+    first = trainer.train(cfg, model_dir, max_steps=3, progress=False)
+    summary = trainer.train(cfg, model_dir, progress=False)  # resumes at step 3
+    assert first["steps"] == 3 and summary["steps"] == 6 and summary["steps_this_run"] == 3
+    assert np.isfinite(summary["final_loss"])
+    model = tf.keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+    assert model.movnect_config == cfg.model
+
+    result = evaluator.evaluate(model, "human36m", "test", data_dir, cfg.pipeline_config(),
+                                batch_size=8, progress=False)
+    # Independently: numpy read-out vs the ground truth, root-relative, mean over joints.
+    pred, gt = [], []
+    for batch in datasets.build_dataset("human36m", "test", data_dir, batch_size=8,
+                                        config=cfg.pipeline_config()):
+        keep = batch["have_depth"].numpy() > 0
+        pred.append(_numpy_readout(model(batch["image"], training=False).numpy())[keep])
+        gt.append(batch["joints_cam"].numpy()[keep])
+    pred, gt = np.concatenate(pred), np.concatenate(gt)
+    gt = gt - gt[:, 14:15]
+    pred = pred - pred[:, 14:15]
+    expected = np.linalg.norm(pred - gt, axis=-1).mean()
+    assert result["num_examples"] == len(gt)
+    np.testing.assert_allclose(result["mpjpe"], expected, rtol=1e-4)
+
+
+def test_movnect_teacher(data_dir, tmp_path):
+    from mhp_tf.modeling import movnect
+
+    teacher_path = str(tmp_path / "teacher.keras")
+    movnect.build_movnect("C", input_size=64).save(teacher_path)
+    cfg = movnect_config(data_dir, **{"train.teacher": teacher_path})
+    teacher, scale = trainer.load_teacher(teacher_path, cfg)
+    assert scale is None and teacher.movnect_config.variant == "C"
+    summary = trainer.train(cfg, str(tmp_path / "student"), max_steps=2, progress=False)
+    assert np.isfinite(summary["final_loss"])
+    with pytest.raises(ValueError, match="input_size"):
+        trainer.load_teacher(teacher_path, movnect_config(data_dir, **{"model.input_size": "96"}))
+    with pytest.raises(ValueError, match="not a MoVNect model"):
+        mhp_path = str(tmp_path / "mhp.keras")
+        _constant_teacher(mhp_path)
+        trainer.load_teacher(mhp_path, cfg)
+
+
+def test_movnect_base_weights_from_file(tmp_path):
+    from mhp_tf.modeling import movnect
+
+    model = movnect.build_movnect("A", input_size=64)
+    source = tf.keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False,
+                                               weights=None)
+    path = str(tmp_path / "mobilenet_v2.h5")
+    source.save_weights(path)
+    copied = trainer.load_base_weights(model, path)
+    assert copied >= 50
+    for name in ("Conv1", "block_12_project", "block_12_depthwise_BN"):
+        for a, b in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="base_weights"):
+        trainer.load_base_weights(model, str(tmp_path / "missing.h5"))

@@ -14,7 +14,7 @@ automatically on first use.
 import importlib
 import inspect
 import os
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -113,7 +113,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
                   config: Optional[pipeline.PipelineConfig] = None, seed: int = 0,
                   shuffle_buffer: int = 2048, repeat: Optional[bool] = None,
                   training_keys_only: Optional[bool] = None,
-                  start_example: int = 0) -> tf.data.Dataset:
+                  start_example: int = 0,
+                  keys: Optional[Sequence[str]] = None) -> tf.data.Dataset:
     """The input pipeline for one dataset, or a 50/50 mix of two (``"a+b"``).
 
     Args:
@@ -131,6 +132,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
         produced this many (mixed) examples would continue, exactly, for a fixed
         seed. Skips raw records before decoding, so it is cheap (used to resume
         multi-device training, whose iterators cannot be checkpointed).
+      keys: keep exactly these example keys (overrides ``training_keys_only``; e.g.
+        MoVNect training adds ``joints_cam`` for its location maps).
 
     Returns:
       A dataset of dicts (see :func:`pipeline.preprocess_example`).
@@ -138,6 +141,12 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
     cfg = config or pipeline.PipelineConfig()
     repeat = training if repeat is None else repeat
     keys_only = training if training_keys_only is None else training_keys_only
+    if keys is not None:
+        unknown = sorted(set(keys) - set(pipeline.EXAMPLE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown example key(s) {unknown}; available: "
+                             f"{list(pipeline.EXAMPLE_KEYS)}")
+    keep = tuple(keys) if keys is not None else (pipeline.TRAINING_KEYS if keys_only else None)
     parts = name.split("+")
     if len(parts) > 2:
         raise ValueError(f"at most two datasets can be mixed, got {name!r}")
@@ -157,8 +166,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
         ds = pipeline.map_examples(ds, cfg, training, skeleton, seed=seed * 1000 + i, start=skip)
         streams.append(ds)
     ds = streams[0] if len(streams) == 1 else pipeline.mix_datasets(*streams, first=start_example)
-    if keys_only:
-        ds = ds.map(lambda ex: {k: ex[k] for k in pipeline.TRAINING_KEYS},
+    if keep:
+        ds = ds.map(lambda ex: {k: ex[k] for k in keep},
                     num_parallel_calls=tf.data.AUTOTUNE)
     if batch_size:
         ds = ds.batch(batch_size, drop_remainder=training)

@@ -38,6 +38,10 @@ PIXEL_STD = (0.229, 0.224, 0.225)
 NORMALIZATIONS = ("reference", "imagenet", "none")
 # What a training step needs; evaluation also keeps box, affine and 3D metadata.
 TRAINING_KEYS = ("image", "coords", "vis", "have_depth")
+# Every key of a preprocessed example (see preprocess_example).
+EXAMPLE_KEYS = ("subject", "action", "frame", "sequence", "image", "coords", "vis",
+                "have_depth", "valid", "bbox", "affine", "flip", "joints_cam", "root_cam",
+                "focal", "principal_point")
 
 
 @dataclasses.dataclass(frozen=True)

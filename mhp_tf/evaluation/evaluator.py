@@ -32,6 +32,28 @@ H36M_ACTIONS = {2: "Directions", 3: "Discussion", 4: "Eating", 5: "Greeting", 6:
                 12: "Photo", 13: "Waiting", 14: "Walking", 15: "WalkDog", 16: "WalkTogether"}
 
 
+def is_movnect(model) -> bool:
+    return hasattr(model, "movnect_config")
+
+
+def predict_movnect(model, images, skeleton: skeletons.Skeleton, flip_test: str = "none"):
+    """MoVNect read-out ``[B, J, 3]``: root-relative joints (mm) from the location maps at
+    each heatmap maximum, with an optional flip test (the mirrored crop's joints, x negated
+    and left/right swapped, averaged in; 'reference' and 'exact' coincide here)."""
+    from mhp_tf.modeling import movnect
+
+    if flip_test not in FLIP_TESTS:
+        raise ValueError(f"flip_test={flip_test!r}, expected one of {FLIP_TESTS}")
+    joints = movnect.movnect_readout(model(images, training=False))["joints_3d"]
+    if flip_test == "none":
+        return joints
+    flipped = movnect.movnect_readout(model(tf.reverse(images, axis=[2]),
+                                            training=False))["joints_3d"]
+    flipped = tf.gather(flipped * tf.constant([-1.0, 1.0, 1.0]), skeleton.flip_permutation(),
+                        axis=1)
+    return (joints + flipped) / 2.0
+
+
 def predict_coords(model, images, skeleton: skeletons.Skeleton, flip_test: str = "none"):
     """Model coordinates ``[B, J, 3]`` (heatmap units) with an optional flip test."""
     if flip_test not in FLIP_TESTS:
@@ -61,8 +83,15 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
     action names when the ids are known, else ids), ``num_examples`` and the
     settings used.
     """
+    movnect = is_movnect(model)
+    if config is None and movnect:
+        raise ValueError("evaluating a MoVNect model needs its PipelineConfig "
+                         "(ExperimentConfig.pipeline_config())")
     cfg = config or pipeline.PipelineConfig.for_model(model.mhp_config)
     skeleton = skeletons.get_skeleton(cfg.skeleton)
+    if movnect and model.movnect_config.num_joints != skeleton.num_joints:
+        raise ValueError(f"the model predicts {model.movnect_config.num_joints} joints, "
+                         f"skeleton {cfg.skeleton!r} has {skeleton.num_joints}")
     ds = datasets.build_dataset(dataset, split, data_dir, training=False, batch_size=batch_size,
                                 config=cfg, training_keys_only=False)
     bar = tf.keras.utils.Progbar(None, unit_name="example") if progress else None
@@ -72,6 +101,8 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
 
     @tf.function
     def forward(images):
+        if movnect:
+            return predict_movnect(model, images, skeleton, flip_test)
         return predict_coords(model, images, skeleton, flip_test)
 
     for batch in ds:
@@ -80,9 +111,12 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
         coords = forward(batch["image"]).numpy()
         b = {k: v.numpy() for k, v in batch.items() if k != "image"}
         keep = b["have_depth"] > 0
-        cam = metrics.decode_to_camera(coords, b["bbox"], b["root_cam"][:, 2], b["focal"],
-                                       b["principal_point"], cfg.heatmap_size, cfg.depth_bins,
-                                       cfg.depth_range_mm)
+        if movnect:  # root-relative mm; placed at the true root (MPJPE is root-aligned)
+            cam = coords + b["root_cam"][:, None, :]
+        else:
+            cam = metrics.decode_to_camera(coords, b["bbox"], b["root_cam"][:, 2], b["focal"],
+                                           b["principal_point"], cfg.heatmap_size,
+                                           cfg.depth_bins, cfg.depth_range_mm)
         preds.append(cam[keep])
         gts.append(b["joints_cam"][keep])
         actions.append(b.get("action", np.full(len(coords), -1))[keep])
@@ -126,19 +160,24 @@ def mean_pose_baseline(train_dataset: str, test_dataset: str, split: str = "test
     """MPJPE of always predicting the mean root-relative training pose (no images read).
 
     A floor every trained model must beat. Uses the 3D training dataset (the first
-    part of a ``a+b`` mix); both datasets must use ``skeleton``.
+    part of a ``a+b`` mix); both datasets' joints are mapped onto ``skeleton`` by name
+    (every joint of ``skeleton`` must exist in them).
     """
     sk = skeletons.get_skeleton(skeleton)
 
     def poses(name, split_name, limit=None):
         ds, src, _ = datasets.load_split(name, split_name, data_dir)
-        if src != sk.name:
-            raise ValueError(f"mean-pose baseline needs {sk.name} data, {name} is {src}")
+        idx = skeletons.mapping_indices(src, sk.name)
+        if (idx < 0).any():
+            missing = [sk.joints[j] for j in np.flatnonzero(idx < 0)]
+            raise ValueError(f"mean-pose baseline needs every {sk.name} joint; {name} ({src}) "
+                             f"lacks {missing}")
         out = []
         for ex in ds.map(lambda e: {"j": e["joints_cam"], "d": e["have_depth"]}) \
                 .as_numpy_iterator():
             if ex["d"] > 0:
-                out.append(ex["j"] - ex["j"][sk.root])
+                j = ex["j"][idx]
+                out.append(j - j[sk.root])
             if limit and len(out) >= limit:
                 break
         return np.stack(out)

@@ -111,13 +111,12 @@ MOVNECT_ROOT = 14
 MOVNECT_PARENTS: Tuple[int, ...] = (1, 14, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1)
 MOVNECT_FLIP_PAIRS: Tuple[Tuple[int, int], ...] = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12),
                                                    (10, 13))
-MOVNECT_SKELETON = skeletons.Skeleton(
-    name="movnect", joints=MOVNECT_JOINTS, root=MOVNECT_ROOT, flip_pairs=MOVNECT_FLIP_PAIRS,
-    bones=tuple((p, j) for j, p in enumerate(MOVNECT_PARENTS) if p >= 0),
-    eval_joints=tuple(range(len(MOVNECT_JOINTS))))
+# The joint set itself lives in mhp_tf.skeletons ("movnect"), so the input pipeline, the
+# evaluator and the drawing code know it like every other dataset's.
+MOVNECT_SKELETON = skeletons.MOVNECT
 
-if MOVNECT_JOINTS != skeletons.MUCO.joints[:len(MOVNECT_JOINTS)]:
-    raise AssertionError("MOVNECT_JOINTS must be the first 15 MuCo joints")
+if MOVNECT_JOINTS != MOVNECT_SKELETON.joints or MOVNECT_FLIP_PAIRS != MOVNECT_SKELETON.flip_pairs:
+    raise AssertionError("MOVNECT_JOINTS must be skeletons.MOVNECT's joints")
 
 
 def movnect_mapping_indices(source: str) -> np.ndarray:
@@ -127,9 +126,7 @@ def movnect_mapping_indices(source: str) -> np.ndarray:
     top, MuCo ``Head_top``): the MoVNect joints are the first 15 MuCo joints, so this is
     ``skeletons.mapping_indices(source, 'muco')[:15]``.
     """
-    if source == "movnect":
-        return np.arange(len(MOVNECT_JOINTS), dtype=np.int64)
-    return skeletons.mapping_indices(source, "muco")[:len(MOVNECT_JOINTS)]
+    return skeletons.mapping_indices(source, "movnect")
 
 
 def map_to_movnect(values, visibility, source: str):

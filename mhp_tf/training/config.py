@@ -9,14 +9,22 @@ run can be reproduced (and resumed) from its own folder.
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
+from mhp_tf import skeletons
 from mhp_tf.data.pipeline import NORMALIZATIONS
 from mhp_tf.data.pipeline import PipelineConfig
+from mhp_tf.modeling import PRESETS
 from mhp_tf.modeling import ModelConfig
+from mhp_tf.modeling import MoVNectConfig
 from mhp_tf.modeling import preset_config
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# ``variant``: a MobileHumanPose preset, or "movnect" (MoVNect; its type A/B/C is
+# ``model.variant``).
+MOVNECT = "movnect"
+VARIANTS = tuple(PRESETS) + (MOVNECT,)
+DEFAULT_JOINTS = {MOVNECT: 15}  # MobileHumanPose presets: 18 (Human3.6M)
 
 
 @dataclasses.dataclass
@@ -66,15 +74,32 @@ class TrainConfig:
     # Optional Jensen-Shannon regulariser of the heatmap marginals towards a Gaussian at
     # the target (Nibali et al. 2018); 0 = the paper's L1-only loss.
     heatmap_loss_weight: float = 0.0
+    # Standard deviation (output-grid cells) of the Gaussian targets: the JS regulariser's
+    # and MoVNect's 2D heatmaps.
     heatmap_sigma: float = 1.0
+    # MoVNect only: loss = L_HM + location_loss_weight * L_LM (paper: no weight given, 1),
+    # and the ImageNet start of its MobileNetV2 base: None (random init), "imagenet"
+    # (keras.applications weights; downloaded once into ~/.keras/models by Keras), or the
+    # path of a MobileNetV2 weights file (.h5) with the model's base width.
+    location_loss_weight: float = 1.0
+    base_weights: Optional[str] = None
 
 
 @dataclasses.dataclass
 class ExperimentConfig:
+    """``variant`` picks the network family: a MobileHumanPose preset (``model`` is a
+    :class:`mhp_tf.ModelConfig`) or ``"movnect"`` (``model`` is a
+    :class:`mhp_tf.modeling.MoVNectConfig`)."""
+
     variant: str = "xs"
-    model: ModelConfig = dataclasses.field(default_factory=lambda: preset_config("xs"))
+    model: Union[ModelConfig, MoVNectConfig] = dataclasses.field(
+        default_factory=lambda: preset_config("xs"))
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    @property
+    def is_movnect(self) -> bool:
+        return self.variant == MOVNECT
 
     def validate(self) -> "ExperimentConfig":
         def check(ok, msg):
@@ -99,14 +124,37 @@ class ExperimentConfig:
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
         check(d.normalization in NORMALIZATIONS,
               f"data.normalization={d.normalization!r}, expected {NORMALIZATIONS}")
-        check(self.model.head == "coords", "training needs model.head='coords'")
+        check(self.variant in VARIANTS, f"variant={self.variant!r}, expected one of {VARIANTS}")
+        check(isinstance(self.model, MoVNectConfig if self.is_movnect else ModelConfig),
+              f"variant {self.variant!r} needs a "
+              f"{'MoVNectConfig' if self.is_movnect else 'ModelConfig'} model config")
+        if self.is_movnect:
+            check(t.heatmap_loss_weight == 0,
+                  "train.heatmap_loss_weight is a MobileHumanPose option; MoVNect's heatmap "
+                  "loss is always on (weight it with train.location_loss_weight)")
+        else:
+            check(self.model.head == "coords", "training needs model.head='coords'")
+            check(t.base_weights is None, "train.base_weights is a MoVNect option")
+        check(t.location_loss_weight >= 0, "train.location_loss_weight must be >= 0")
         check(len(d.train.split("+")) <= 2, "data.train mixes at most two datasets")
+        try:
+            n = skeletons.get_skeleton(d.skeleton).num_joints
+        except KeyError as e:
+            raise ValueError(f"invalid experiment config: data.skeleton: {e.args[0]}") from None
+        check(n == self.model.num_joints,
+              f"data.skeleton={d.skeleton!r} has {n} joints but the model predicts "
+              f"{self.model.num_joints} (set --num_joints={n} or another --skeleton)")
         self.pipeline_config()  # validates skeleton etc.
         return self
 
     def pipeline_config(self, **overrides) -> PipelineConfig:
         overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
         overrides.setdefault("rotation_prob", self.data.rotation_prob)
+        if self.is_movnect:  # no depth bins: z only masks joints outside +-1 m of the root
+            m = self.model
+            return PipelineConfig(input_size=m.input_size, heatmap_size=m.heatmap_size,
+                                  depth_bins=m.heatmap_size, skeleton=self.data.skeleton,
+                                  normalization=self.data.normalization, **overrides)
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
 
@@ -121,7 +169,9 @@ class ExperimentConfig:
         train = dict(d.get("train", {}))
         if "lr_decay_epochs" in train:
             train["lr_decay_epochs"] = tuple(train["lr_decay_epochs"])
-        return cls(variant=d.get("variant", "xs"), model=ModelConfig(**d["model"]),
+        variant = d.get("variant", "xs")
+        model_cls = MoVNectConfig if variant == MOVNECT else ModelConfig
+        return cls(variant=variant, model=model_cls(**d["model"]),
                    data=DataConfig(**d.get("data", {})), train=TrainConfig(**train))
 
     def save(self, model_dir: str) -> str:
@@ -162,11 +212,32 @@ def _coerce(value: str, current: Any, field_type: Any):
     return value
 
 
-def make_config(variant: str = "xs", num_joints: int = 18,
+def _model_config(family: str, num_joints: int, **changes):
+    if family == MOVNECT:
+        try:
+            return MoVNectConfig(num_joints=num_joints, **changes)
+        except TypeError:
+            fields = [f.name for f in dataclasses.fields(MoVNectConfig)]
+            raise ValueError(f"unknown MoVNect option(s) {sorted(set(changes) - set(fields))}; "
+                             f"valid options: {fields}") from None
+    return preset_config(family, num_joints, **changes)
+
+
+def make_config(variant: str = "xs", num_joints: Optional[int] = None,
                 overrides: Optional[Dict[str, str]] = None) -> ExperimentConfig:
-    """Preset model + defaults, then ``{"section.field": "value"}`` overrides; validated."""
-    model = preset_config(variant, num_joints)
+    """Preset model + defaults, then ``{"section.field": "value"}`` overrides; validated.
+
+    ``variant``: ``l`` / ``s`` / ``xs`` (MobileHumanPose) or ``movnect``; ``num_joints``
+    defaults to 18 (MobileHumanPose) or 15 (MoVNect, whose data skeleton defaults to
+    ``movnect``).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; available: {list(VARIANTS)}")
+    num_joints = num_joints or DEFAULT_JOINTS.get(variant, 18)
+    model = _model_config(variant, num_joints)
     cfg = ExperimentConfig(variant=variant, model=model)
+    if variant == MOVNECT:
+        cfg.data.skeleton = MOVNECT
     model_changes = {}
     for key, raw in (overrides or {}).items():
         section, _, name = key.partition(".")
@@ -183,6 +254,6 @@ def make_config(variant: str = "xs", num_joints: int = 18,
         else:
             setattr(target, name, value)
     if model_changes:
-        cfg.model = preset_config(variant, model_changes.pop("num_joints", num_joints),
+        cfg.model = _model_config(variant, model_changes.pop("num_joints", num_joints),
                                   **model_changes)
     return cfg.validate()

@@ -30,11 +30,15 @@ from mhp_tf import visualize
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
 from mhp_tf.modeling import MobileHumanPose
+from mhp_tf.modeling import heatmap_marginals
+from mhp_tf.modeling import movnect as movnect_lib
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
 from mhp_tf.training.losses import distillation_loss
 from mhp_tf.training.losses import marginal_js_loss
-from mhp_tf.modeling import heatmap_marginals
+
+# What a MoVNect step needs besides the usual keys: 3D joints for the location maps.
+MOVNECT_KEYS = ("image", "coords", "vis", "have_depth", "joints_cam")
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,6 +84,65 @@ def learning_rate_schedule(cfg: ExperimentConfig, steps_per_epoch: int):
     return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
+def build_model(cfg: ExperimentConfig) -> tf.keras.Model:
+    """The (randomly initialised) network of an experiment: MobileHumanPose or MoVNect."""
+    if cfg.is_movnect:
+        return movnect_lib.MoVNect(name=f"movnect_{cfg.model.variant.lower()}",
+                                   **cfg.model.to_dict())
+    return MobileHumanPose(name=f"mobilehumanpose_{cfg.variant}", **cfg.model.to_dict())
+
+
+def load_base_weights(model: tf.keras.Model, source: str) -> int:
+    """Copy ImageNet MobileNetV2 weights into a MoVNect base (``train.base_weights``)."""
+    mc = model.movnect_config
+    if source != "imagenet" and not os.path.exists(source):
+        raise FileNotFoundError(f"train.base_weights: no such file {source!r} (give 'imagenet' "
+                                f"or a keras.applications MobileNetV2 weights file)")
+    try:
+        base = tf.keras.applications.MobileNetV2(
+            input_shape=(mc.input_size, mc.input_size, 3), alpha=mc.alpha, include_top=False,
+            weights=source)
+    except Exception as e:  # download refused offline, wrong file, ...
+        raise RuntimeError(f"could not load MobileNetV2 weights {source!r} (alpha "
+                           f"{mc.alpha}): {e}. Offline, download the Keras weights file once "
+                           f"elsewhere and pass its path as train.base_weights.") from e
+    copied = movnect_lib.copy_mobilenet_v2_weights(model, base)
+    logging.info("Copied %d MobileNetV2 layers from %s", copied, source)
+    return copied
+
+
+def movnect_step_loss(cfg: ExperimentConfig, batch, pred, teacher_out=None):
+    """MoVNect's loss (paper eqs. 1-2) for one batch, as the batch mean.
+
+    Targets come from the batch: Gaussian heatmaps at the joints' 2D positions and location
+    maps holding the root-relative joints (decimetres). Heatmap terms are weighted by
+    visibility, location terms by visibility x have_depth (2D-only samples train heatmaps
+    only). With a teacher, ``train.distill_alpha`` is the teacher's share, i.e. the paper's
+    ``alpha`` (the ground truth's share) is ``1 - distill_alpha``; both 0.5 by default.
+    """
+    m = cfg.model
+    root = movnect_lib.skeletons.get_skeleton(cfg.data.skeleton).root
+    joints = tf.cast(batch["joints_cam"], tf.float32)
+    joints_rel = joints - joints[:, root:root + 1]
+    vis = tf.cast(batch["vis"], tf.float32)
+    have_depth = tf.cast(batch["have_depth"], tf.float32)
+    targets = movnect_lib.movnect_targets(batch["coords"][..., :2], joints_rel, vis,
+                                          m.heatmap_size, sigma=cfg.train.heatmap_sigma)
+    losses = movnect_lib.movnect_loss(
+        targets, pred, teacher=teacher_out, alpha=1.0 - cfg.train.distill_alpha,
+        heatmap_weights=vis, location_weights=vis * have_depth[:, None],
+        location_weight=cfg.train.location_loss_weight)
+    return losses["loss"]
+
+
+def predicted_coords_2d(model, images):
+    """``[B, J, 2]`` predicted 2D joints in output-grid units, for either family."""
+    out = model(images, training=False)
+    if hasattr(model, "movnect_config"):
+        return movnect_lib.movnect_readout(out)["coords_2d"]
+    return out[..., :2]
+
+
 def load_teacher(path: str, cfg: ExperimentConfig):
     """A frozen teacher model and the ``[3]`` scale from its heatmap units to the student's.
 
@@ -102,6 +165,15 @@ def load_teacher(path: str, cfg: ExperimentConfig):
                                  f"the student uses {mine!r}")
     teacher = tf.keras.models.load_model(model_path, compile=False)
     teacher.trainable = False
+    if cfg.is_movnect:
+        tc = getattr(teacher, "movnect_config", None)
+        if tc is None:
+            raise ValueError(f"teacher {model_path} is not a MoVNect model (a MoVNect student "
+                             f"learns from a MoVNect-format teacher: heatmaps + location maps)")
+        if (tc.input_size, tc.num_joints) != (cfg.model.input_size, cfg.model.num_joints):
+            raise ValueError(f"teacher input_size/num_joints {tc.input_size}/{tc.num_joints} "
+                             f"!= student {cfg.model.input_size}/{cfg.model.num_joints}")
+        return teacher, None
     tc = getattr(teacher, "mhp_config", None)
     if tc is None:
         raise ValueError(f"teacher {model_path} is not a MobileHumanPose model")
@@ -118,7 +190,9 @@ def load_teacher(path: str, cfg: ExperimentConfig):
 
 
 def _skeleton_images(batch, pred, cfg: pipeline.PipelineConfig, n: int = 4):
-    """Patches with true (left) and predicted (right) skeletons, for TensorBoard."""
+    """Patches with true (left) and predicted (right) skeletons, for TensorBoard.
+
+    ``pred``: ``[B, J, >=2]`` predicted joints, output-grid units."""
     out = []
     scale = cfg.input_size / cfg.heatmap_size
     images = pipeline.denormalize(batch["image"][:n], cfg.normalization).numpy()
@@ -173,7 +247,8 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         ds = datasets.build_dataset(cfg.data.train, "train", cfg.data.data_dir, training=True,
                                     batch_size=t.batch_size, config=pipe_cfg, seed=t.seed,
                                     shuffle_buffer=cfg.data.shuffle_buffer,
-                                    start_example=start_example)
+                                    start_example=start_example,
+                                    keys=MOVNECT_KEYS if cfg.is_movnect else None)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA)
@@ -186,7 +261,9 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         and strategy is tf.distribute.get_strategy()
     ckpt_dir = os.path.join(model_dir, "checkpoints")
     with strategy.scope():
-        model = MobileHumanPose(name=f"mobilehumanpose_{cfg.variant}", **cfg.model.to_dict())
+        model = build_model(cfg)
+        if cfg.is_movnect and t.base_weights:
+            load_base_weights(model, t.base_weights)
         optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(cfg, steps_per_epoch))
         if t.mixed_precision:
             optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
@@ -220,7 +297,14 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
                 logits, pred = with_logits(batch["image"], training=True)
             else:
                 pred = model(batch["image"], training=True)
-            if teacher is not None:
+            if cfg.is_movnect:
+                teacher_out = None if teacher is None else \
+                    tf.cast(teacher(batch["image"], training=False), tf.float32)
+                # movnect_step_loss is a batch mean; this scaling sums to the global mean
+                # over replicas (what compute_average_loss does for per-example losses).
+                local = tf.cast(tf.shape(batch["image"])[0], tf.float32)
+                loss = movnect_step_loss(cfg, batch, pred, teacher_out) * local / t.batch_size
+            elif teacher is not None:
                 target = tf.cast(teacher(batch["image"], training=False), tf.float32)
                 per_example = distillation_loss(pred, batch["coords"], batch["vis"],
                                                 batch["have_depth"], target * teacher_scale,
@@ -232,7 +316,9 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
                 per_example += t.heatmap_loss_weight * marginal_js_loss(
                     heatmap_marginals(logits, cfg.model.depth_bins), batch["coords"],
                     batch["vis"], batch["have_depth"], t.heatmap_sigma)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=t.batch_size)
+            if not cfg.is_movnect:
+                loss = tf.nn.compute_average_loss(per_example,
+                                                  global_batch_size=t.batch_size)
             scaled = optimizer.get_scaled_loss(loss) if t.mixed_precision else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if t.mixed_precision:
@@ -354,7 +440,7 @@ def _is_chief(strategy) -> bool:
 
 def _log_images(writer, step, batch, model, pipe_cfg):
     try:
-        pred = model(batch["image"][:4], training=False).numpy()
+        pred = np.asarray(predicted_coords_2d(model, batch["image"][:4]))
         with writer.as_default(step=step):
             tf.summary.image("skeletons (true | predicted)",
                              _skeleton_images(batch, pred, pipe_cfg), max_outputs=4)
