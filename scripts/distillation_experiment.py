@@ -43,6 +43,8 @@ def define_flags():
                         "xs; default s) or MoVNect type (family movnect; default C).")
     flags.DEFINE_integer("input_size", 128, "Input size of all three models.")
     flags.DEFINE_integer("teacher_steps", 4000, "Teacher training steps.")
+    flags.DEFINE_string("teacher_dir", None, "Use this already trained run (a folder with "
+                        "model.keras and config.json) as the teacher instead of training one.")
     flags.DEFINE_integer("student_steps", 1500, "Steps of each student run.")
     flags.DEFINE_integer("batch_size", 32, "Batch size.")
     flags.DEFINE_float("distill_alpha", 0.5, "Teacher weight.")
@@ -58,6 +60,7 @@ def run_config(variant, steps, extra=None):
         "model.input_size": str(FLAGS.input_size),
         "data.train": FLAGS.dataset, "data.test": FLAGS.dataset,
         "data.normalization": "imagenet", "data.occlusion_prob": "0",
+        "data.rotation_prob": "0",  # as experiments/quickstart.flags
         "train.batch_size": str(FLAGS.batch_size),
         # One "epoch" = the whole budget; decay /10 for the last 20 % of it.
         "train.epochs": "5", "train.steps_per_epoch": str(max(1, steps // 5)),
@@ -72,10 +75,38 @@ def run_config(variant, steps, extra=None):
     return config_lib.make_config(family, None, overrides)
 
 
-def train_and_evaluate(name, cfg):
+def _evaluate(name, cfg, model_dir, steps, seconds):
     import tensorflow as tf
 
     from mhp_tf.evaluation import evaluator
+
+    model = tf.keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+    result = evaluator.evaluate(model, FLAGS.dataset, "test", FLAGS.data_dir,
+                                cfg.pipeline_config(), max_examples=FLAGS.eval_max_examples,
+                                progress=False)
+    variant = f"{cfg.variant}:{cfg.model.variant}" if cfg.is_movnect else cfg.variant
+    return {"name": name, "variant": variant, "steps": steps,
+            "params": int(model.count_params()), "seconds": seconds,
+            "mpjpe": result["mpjpe"], "pa_mpjpe_rigid": result["pa_mpjpe_rigid"],
+            "pa_mpjpe_similarity": result["pa_mpjpe_similarity"],
+            "num_examples": result["num_examples"]}
+
+
+def evaluate_existing(name, run_dir):
+    """Evaluate an already trained run on --dataset's test split (the teacher given by
+    --teacher_dir)."""
+    from mhp_tf.training import config as config_lib
+
+    cfg = config_lib.ExperimentConfig.load(run_dir)
+    summary_path = os.path.join(run_dir, "train_summary.json")
+    summary = {}
+    if os.path.exists(summary_path):
+        with open(summary_path) as f:
+            summary = json.load(f)
+    return _evaluate(name, cfg, run_dir, summary.get("steps"), summary.get("seconds"))
+
+
+def train_and_evaluate(name, cfg):
     from mhp_tf.training import trainer
 
     model_dir = os.path.join(FLAGS.work_dir, name)
@@ -84,17 +115,7 @@ def train_and_evaluate(name, cfg):
         with open(done) as f:
             return json.load(f)
     summary = trainer.train(cfg, model_dir)
-    model = tf.keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
-    result = evaluator.evaluate(model, cfg.data.test, "test", cfg.data.data_dir,
-                                cfg.pipeline_config(), max_examples=FLAGS.eval_max_examples,
-                                progress=False)
-    variant = f"{cfg.variant}:{cfg.model.variant}" if cfg.is_movnect else cfg.variant
-    out = {"name": name, "variant": variant, "steps": summary["steps"],
-           "params": int(model.count_params()),
-           "seconds": summary["seconds"], "mpjpe": result["mpjpe"],
-           "pa_mpjpe_rigid": result["pa_mpjpe_rigid"],
-           "pa_mpjpe_similarity": result["pa_mpjpe_similarity"],
-           "num_examples": result["num_examples"]}
+    out = _evaluate(name, cfg, model_dir, summary["steps"], summary["seconds"])
     with open(done, "w") as f:
         json.dump(out, f, indent=2)
     return out
@@ -106,10 +127,13 @@ def main(argv):
         teacher, student = FLAGS.teacher_variant or "s", "xs"
     else:
         teacher, student = f"movnect:{FLAGS.teacher_variant or 'C'}", "movnect:A"
-    teacher_cfg = run_config(teacher, FLAGS.teacher_steps)
-    rows = [train_and_evaluate("teacher", teacher_cfg)]
+    if FLAGS.teacher_dir:
+        rows = [evaluate_existing("teacher", FLAGS.teacher_dir)]
+        teacher_dir = FLAGS.teacher_dir
+    else:
+        rows = [train_and_evaluate("teacher", run_config(teacher, FLAGS.teacher_steps))]
+        teacher_dir = os.path.join(FLAGS.work_dir, "teacher")
     rows.append(train_and_evaluate("student_alone", run_config(student, FLAGS.student_steps)))
-    teacher_dir = os.path.join(FLAGS.work_dir, "teacher")
     rows.append(train_and_evaluate("student_distilled", run_config(
         student, FLAGS.student_steps, {"train.teacher": teacher_dir,
                                     "train.distill_alpha": str(FLAGS.distill_alpha)})))
@@ -117,7 +141,7 @@ def main(argv):
           f"input {FLAGS.input_size}, batch {FLAGS.batch_size}, alpha {FLAGS.distill_alpha}")
     print(f"{'run':<20}{'variant':>10}{'params':>11}{'steps':>8}{'MPJPE':>9}{'PA rigid':>10}{'PA sim.':>9}")
     for r in rows:
-        print(f"{r['name']:<20}{r['variant']:>10}{r['params']:>11,}{r['steps']:>8}{r['mpjpe']:>9.1f}"
+        print(f"{r['name']:<20}{r['variant']:>10}{r['params']:>11,}{r['steps'] or '?':>8}{r['mpjpe']:>9.1f}"
               f"{r['pa_mpjpe_rigid']:>10.1f}{r['pa_mpjpe_similarity']:>9.1f}")
     gain = rows[1]["mpjpe"] - rows[2]["mpjpe"]
     print(f"student with teacher vs alone: {gain:+.1f} mm MPJPE "
