@@ -19,6 +19,7 @@ softmax: logits out, decoded outside); ``coords`` includes the soft-argmax
     python scripts/benchmark_tflite.py                                  # everything
     python scripts/benchmark_tflite.py --variants=xs --heads=heatmap --threads=1 --runs=20
     python scripts/benchmark_tflite.py --quant=fp32,int8,fp16 --json=tflite_bench.json
+    python scripts/benchmark_tflite.py --variants=xs --quant=int8 --prelu=native  # int8 PRELU op
 """
 
 import json
@@ -37,6 +38,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import mhp_tf  # noqa: E402
+from mhp_tf.export import deploy  # noqa: E402
 from mhp_tf.export import tflite  # noqa: E402
 from mhp_tf.modeling import PAPER_FIGURES  # noqa: E402
 from mhp_tf.modeling import PRESETS  # noqa: E402
@@ -51,6 +53,10 @@ flags.DEFINE_integer("warmup", 3, "Untimed calls before timing.", lower_bound=1)
 flags.DEFINE_integer("num_joints", 18, "Number of joints.")
 flags.DEFINE_integer("input_size", None, "Override the input size (default: preset, 256).")
 flags.DEFINE_integer("num_calibration", 8, "Random calibration images for int8.")
+flags.DEFINE_enum("prelu", "auto", list(deploy.PRELU_MODES),
+                  "PReLU in the TFLite model (convert_tflite's prelu=): auto = rewritten as "
+                  "depthwise conv + add for int8 (fast on XNNPACK), the PRELU op otherwise; "
+                  "native = always the PRELU op; rewrite = always rewritten.")
 flags.DEFINE_bool("keras", True, "Also time the Keras tf.function forward pass.")
 flags.DEFINE_string("save_dir", None, "Also write the .tflite files here.")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
@@ -133,8 +139,8 @@ def main(argv):
     overrides = {"input_size": FLAGS.input_size} if FLAGS.input_size else {}
     print(f"{machine()}", flush=True)
     print(f"median ± std of {FLAGS.runs} runs after {FLAGS.warmup} warm-up, batch 1; random "
-          f"weights; int8 calibrated on {FLAGS.num_calibration} random images (timing only)",
-          flush=True)
+          f"weights; int8 calibrated on {FLAGS.num_calibration} random images (timing only); "
+          f"prelu={FLAGS.prelu}", flush=True)
 
     results = []
     for variant in FLAGS.variants:
@@ -149,16 +155,16 @@ def main(argv):
                 content = tflite.convert_tflite(
                     model, QUANT_ARG[quant], head,
                     representative_dataset=tflite.random_calibration(size, FLAGS.num_calibration),
-                    num_calibration=FLAGS.num_calibration)
+                    num_calibration=FLAGS.num_calibration, prelu=FLAGS.prelu)
                 convert_s = time.time() - start
                 report = tflite.op_report(content, gpu_compatibility=False)
                 if FLAGS.save_dir:
                     path = os.path.join(FLAGS.save_dir, f"mhp_{variant}_{head}_{quant}.tflite")
                     with open(path, "wb") as f:
                         f.write(content)
-                row = {"variant": variant, "head": head, "quant": quant, "input": size,
-                       "params": params, "size_mb": len(content) / 1e6, "keras": keras,
-                       "convert_s": convert_s, "max_rank": report["max_rank"],
+                row = {"variant": variant, "head": head, "quant": quant, "prelu": FLAGS.prelu,
+                       "input": size, "params": params, "size_mb": len(content) / 1e6,
+                       "keras": keras, "convert_s": convert_s, "max_rank": report["max_rank"],
                        "float_ops": sum(report["float_ops"].values()), "tflite": {}}
                 for n in threads:
                     row["tflite"][n] = time_tflite(content, n, FLAGS.runs, FLAGS.warmup)

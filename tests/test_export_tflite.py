@@ -7,7 +7,9 @@ heatmap units (the XS grid here is 8x8x8):
 
 * fp32 TFLite vs Keras: 1e-4 (coords, logits and decoded heatmaps);
 * fp16: 2e-3; dynamic range: 5e-2;
-* int8 PTQ (calibrated on 8 images of the synthetic set): 0.2;
+* int8 PTQ (calibrated on 8 images of the synthetic set): 0.2, with the PReLU
+  rewrite (the default) and with the native PRELU op;
+* the PReLU rewrite in float (Keras): 1e-5 relative to the logits' range;
 * QAT int8 TFLite vs the Keras QAT model: 0.15.
 """
 
@@ -16,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 import mhp_tf
+from mhp_tf.export import deploy
 from mhp_tf.export import tflite
 
 TINY = dict(num_joints=18, input_size=64, depth_bins=8, embedding_size=64,
@@ -23,6 +26,9 @@ TINY = dict(num_joints=18, input_size=64, depth_bins=8, embedding_size=64,
 # Ops the float soft-argmax tail of an int8 coords model may use.
 SOFT_ARGMAX_OPS = {"DEQUANTIZE", "RESHAPE", "TRANSPOSE", "SOFTMAX", "SUM", "MUL", "PACK",
                    "EXP", "LOG", "SUB", "ADD", "REDUCE_MAX", "EQUAL", "SELECT_V2", "IS_FINITE"}
+# Ops of an int8 model with the PReLU rewrite (mhp_tf.export.deploy): no PRELU.
+INT8_REWRITE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "PAD", "CONCATENATION",
+                    "RESIZE_BILINEAR"}
 
 
 def _randomize(model, seed=0, head_gain=20.0):
@@ -146,9 +152,9 @@ def test_int8_heatmap_is_full_integer(converted, images, keras_out):
     report = tflite.op_report(content)
     assert report["float_ops"] == {}, report["op_types"]
     assert report["input"][0]["dtype"] == "int8" and report["output"][0]["dtype"] == "int8"
-    assert report["op_types"]["PRELU INT8->INT8"] == 41
-    assert set(report["ops"]) == {"CONV_2D", "DEPTHWISE_CONV_2D", "PRELU", "ADD", "PAD",
-                                  "CONCATENATION", "RESIZE_BILINEAR"}
+    # PReLU rewritten (prelu='auto'): slopes 0.25 -> one 1x1 depthwise conv + ADD each.
+    assert set(report["ops"]) == INT8_REWRITE_OPS
+    assert report["ops"]["DEPTHWISE_CONV_2D"] == 17 + 41
     assert report["max_rank"] <= 4 and report["gpu_compatible"]
     logits = tflite.run_tflite(content, images)
     np.testing.assert_allclose(tflite.decode_heatmap_output(logits, 8), keras_out["coords"],
@@ -162,7 +168,7 @@ def test_int8_coords_keeps_soft_argmax_float(converted, images, keras_out):
     assert set(report["float_ops"]) <= SOFT_ARGMAX_OPS, report["float_ops"]
     assert report["op_types"]["SOFTMAX FLOAT32->FLOAT32"] == 1
     assert report["float_ops"]["DEQUANTIZE"] == 1  # one exit from int8: the logits
-    assert report["op_types"]["PRELU INT8->INT8"] == 41
+    assert "PRELU" not in report["ops"]
     np.testing.assert_allclose(tflite.run_tflite(content, images), keras_out["coords"], atol=0.2)
     # Same body as the heatmap model: same error.
     heat = tflite.decode_heatmap_output(tflite.run_tflite(converted("int8", "heatmap"), images), 8)
@@ -248,3 +254,77 @@ def test_qat_finetune_converts_to_int8(xs_model, calibration, data_dir, tmp_path
     np.testing.assert_allclose(reloaded(images, training=False).numpy(), keras_logits, atol=1e-6)
     np.testing.assert_array_equal(
         tflite.run_tflite(tflite.convert_tflite(path, "qat", "heatmap"), images), out)
+
+
+# ----------------------------------------------------------------------------- PReLU rewrite
+
+
+def _sloped(high, seed=2):
+    """Randomized XS, PReLU slopes uniform in [-0.5, high]: negative, and > 1 if high > 1."""
+    tf.keras.utils.set_random_seed(seed)
+    model = _randomize(mhp_tf.build_model("xs", **TINY), seed=seed)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.PReLU):
+            layer.set_weights([rng.uniform(-0.5, high, layer.get_weights()[0].shape)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def sloped_model():
+    """XS with slopes in [-0.5, 1.5]: every PReLU has channels with alpha < 0 and alpha > 1."""
+    return _sloped(1.5)
+
+
+@pytest.mark.parametrize("high,single_conv", [(1.0, True), (1.5, False)])
+def test_prelu_rewrite_is_exact_in_float(images, high, single_conv):
+    net = tflite.with_head(_sloped(high), "heatmap")
+    rewritten = deploy.rewrite_prelu(net)
+    assert not any(isinstance(l, tf.keras.layers.PReLU) for l in rewritten.layers)
+    decomposed = [l for l in rewritten.layers if isinstance(l, deploy.DecomposedPReLU)]
+    assert len(decomposed) == 41 and all(l.single_conv == single_conv for l in decomposed)
+    expected = net(images, training=False).numpy()
+    got = rewritten(images, training=False).numpy()
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+    # Without PReLU there is nothing to rewrite: the model itself comes back.
+    relu = mhp_tf.build_model("xs", activation="relu", **TINY)
+    assert deploy.rewrite_prelu(relu) is relu
+    movnect = mhp_tf.modeling.build_movnect("A", input_size=64)
+    assert deploy.rewrite_prelu(movnect) is movnect
+
+
+def test_int8_prelu_rewrite_has_no_prelu(sloped_model, calibration, images):
+    content = tflite.convert_tflite(sloped_model, "int8", "heatmap",
+                                    representative_dataset=calibration, num_calibration=8)
+    report = tflite.op_report(content)
+    assert report["float_ops"] == {}, report["op_types"]
+    assert set(report["ops"]) == INT8_REWRITE_OPS
+    # Slopes > 1 in every layer: the two-conv form (2 depthwise 1x1 convs per PReLU).
+    assert report["ops"]["DEPTHWISE_CONV_2D"] == 17 + 2 * 41
+    assert report["max_rank"] <= 4 and report["gpu_compatible"]
+    expected = sloped_model(images, training=False).numpy()
+    assert np.ptp(expected) > 1.0
+    logits = tflite.run_tflite(content, images)
+    np.testing.assert_allclose(tflite.decode_heatmap_output(logits, 8), expected, atol=0.2)
+
+
+def test_int8_prelu_native_keeps_prelu(xs_model, calibration, converted, images, keras_out):
+    content = tflite.convert_tflite(xs_model, "int8", "heatmap", representative_dataset=calibration,
+                                    num_calibration=8, prelu="native")
+    report = tflite.op_report(content, gpu_compatibility=False)
+    assert report["float_ops"] == {}, report["op_types"]
+    assert report["op_types"]["PRELU INT8->INT8"] == 41
+    assert report["ops"]["DEPTHWISE_CONV_2D"] == 17
+    native = tflite.decode_heatmap_output(tflite.run_tflite(content, images), 8)
+    np.testing.assert_allclose(native, keras_out["coords"], atol=0.2)
+    # Float modes keep PRELU by default; an explicit rewrite applies to them too.
+    assert "PRELU" in tflite.op_report(converted("none", "heatmap"), False)["ops"]
+    rewritten = tflite.convert_tflite(xs_model, "none", "heatmap", prelu="rewrite")
+    assert "PRELU" not in tflite.op_report(rewritten, False)["ops"]
+    np.testing.assert_allclose(tflite.run_tflite(rewritten, images), keras_out["heatmap"],
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="prelu="):
+        tflite.convert_tflite(xs_model, "int8", "heatmap", representative_dataset=calibration,
+                              prelu="relu")
+    with pytest.raises(ValueError, match="qat"):
+        deploy.use_prelu_rewrite("rewrite", "qat")

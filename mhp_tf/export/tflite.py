@@ -50,12 +50,44 @@ scale, and the textbook decompositions are fused back into those ops, so the
 soft-argmax of QAT coords models is written with ``tf.reduce_logsumexp``
 (:func:`float_soft_argmax_3d`), which the converter leaves in float32.
 
-CPU speed (x86-64, XNNPACK, TF 2.21, measured on XS at 256 px, one thread):
-int8 is *slower* than fp32 here, 16-20 ms against 3.5 ms. XNNPACK has no
-int8 PRELU, so each of the 41 PRELU ops runs on TFLite's own kernel and cuts
-the XNNPACK graph into pieces; the ReLU ablation runs int8 in 1.2 ms. fp32 or
-fp16 is the faster CPU deployment of the PReLU models; int8 pays off on
-accelerators with int8 PReLU (NPUs, DSPs) and for size.
+CPU speed and PReLU (x86-64, XNNPACK, TF 2.21): XNNPACK has no int8 PRELU, so
+in a plain int8 model each of the 41 PRELU ops runs on TFLite's reference
+kernel and cuts the XNNPACK graph into pieces: int8 is then ~5x *slower* than
+fp32. ``convert_tflite(..., prelu='auto')`` (the default) therefore converts
+``'int8'`` models from :func:`mhp_tf.export.deploy.rewrite_prelu`, which
+writes each per-channel PReLU exactly as ``x + relu(-(1 - alpha) * x)`` (a 1x1
+DEPTHWISE_CONV_2D with fused RELU, then ADD; all slopes <= 1) or ``x + (1 -
+alpha) * relu(-x)`` (two 1x1 depthwise convs, then ADD; layers with a slope >
+1): ops XNNPACK runs in int8. Float modes keep the PRELU op (fast in float);
+``'qat'`` keeps it too (its PReLU output ranges are learned on that op);
+``prelu='native'`` / ``'rewrite'`` force either. Accuracy is unchanged (XS at
+64 px, synthetic calibration: int8 coords error vs Keras 0.032 rewritten vs
+0.031 native, max over 6 images; slopes in [-0.5, 1.5]: 0.054 vs 0.073).
+
+Measured heatmap head, 256 px, one thread, median of 20 runs (L: 10), random
+weights, AMD EPYC with 2 cores while another job kept them busy (load ~3.5),
+so the absolute numbers are inflated:
+
+=================================  =========  =========
+model                              XS         L
+=================================  =========  =========
+fp32                               3.5 ms     102 (77)
+int8, native PRELU                 18.6 ms    439 ms
+int8, rewrite, one conv (default)  1.9 ms     40 ms
+int8, rewrite, two convs           3.0 ms     -
+int8, ``max(x, alpha * x)``        8.6 ms     -
+int8, ``relu(x) - alpha*relu(-x)`` 12.3 ms    -
+ReLU ablation, int8 (earlier run)  1.2 ms     -
+=================================  =========  =========
+
+(L fp32 in brackets: an earlier run on an idle machine.) The ``max`` and
+``relu - relu`` forms lose because XNNPACK does not run int8 MAXIMUM (MUL +
+MAXIMUM: 6.6 ms) or a stand-alone int8 RELU. With the rewrite int8 is the
+faster CPU deployment: 1.9x (XS) and 2.6x (L) faster than fp32 (a second XS
+run, under more load: fp32 4.5, native 26.2, one conv 2.5 ms). Layers with a
+slope > 1 need the two-conv form: only 1.1-1.6x faster than fp32 on XS across
+three runs when every layer has one. The PRELU op stays the right choice for
+accelerators with an int8 PReLU (NPUs, DSPs) and for float models.
 
 :func:`op_report` lists what a converted model contains (ops, their types,
 float ops, custom / Flex ops, tensor ranks, GPU-delegate compatibility);
@@ -73,6 +105,7 @@ from absl import logging as _absl_logging
 import numpy as np
 import tensorflow as tf
 
+from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
 
 QUANT_MODES = ("none", "fp16", "dynamic", "int8", "qat")
@@ -111,15 +144,7 @@ def with_head(model: tf.keras.Model, head: str) -> tf.keras.Model:
         rebuilt = MobileHumanPose(name=model.name, **cfg.replace(head=head).to_dict())
     finally:
         tf.keras.mixed_precision.set_global_policy(policy)
-    copied = 0
-    for layer in rebuilt.layers:
-        if not layer.weights:
-            continue
-        layer.set_weights(model.get_layer(layer.name).get_weights())
-        copied += len(layer.weights)
-    if copied != len(model.weights):
-        raise RuntimeError(f"copied {copied} of {len(model.weights)} weights while "
-                           f"switching {model.name} to head={head!r}")
+    deploy.copy_weights_by_name(model, rebuilt, f"switching to head={head!r}")
     return rebuilt
 
 
@@ -168,8 +193,13 @@ def float_soft_argmax_3d(logits, depth: int):
 
 
 def deployment_function(model, quant: str = "none", head: str = "coords",
-                        depth_bins: Optional[int] = None) -> tf.types.experimental.ConcreteFunction:
-    """The batch-1 inference function that :func:`convert_tflite` converts."""
+                        depth_bins: Optional[int] = None,
+                        prelu: str = "native") -> tf.types.experimental.ConcreteFunction:
+    """The batch-1 inference function that :func:`convert_tflite` converts.
+
+    ``prelu``: see :func:`convert_tflite` (``'native'`` here: the model as it is).
+    """
+    rewrite = deploy.use_prelu_rewrite(prelu, quant)
     if quant == "qat":
         if not is_qat_model(model):
             raise ValueError("quant='qat' needs a quantization-aware model from "
@@ -186,6 +216,8 @@ def deployment_function(model, quant: str = "none", head: str = "coords",
             raise ValueError(f"a quantization-aware model converts only with quant='qat', "
                              f"not {quant!r}")
         net = with_head(model, head)
+        if rewrite:
+            net = deploy.rewrite_prelu(net)
 
         def forward(image):
             return net(image, training=False)
@@ -343,7 +375,8 @@ def _int8_with_float_tail(function, samples) -> bytes:
 
 def convert_tflite(model: Union[tf.keras.Model, str], quant: Optional[str] = "none",
                    head: str = "coords", representative_dataset=None,
-                   num_calibration: int = 200, depth_bins: Optional[int] = None) -> bytes:
+                   num_calibration: int = 200, depth_bins: Optional[int] = None,
+                   prelu: str = "auto") -> bytes:
     """Convert a MobileHumanPose model to a TFLite flatbuffer (the one conversion entry point).
 
     Args:
@@ -359,6 +392,11 @@ def convert_tflite(model: Union[tf.keras.Model, str], quant: Optional[str] = "no
         the accepted forms. Ignored by the other modes.
       num_calibration: calibration images used (``'int8'``).
       depth_bins: D, only needed for a QAT model that lost its ``mhp_config``.
+      prelu: ``'auto'`` (default): PReLU rewritten as depthwise 1x1 conv + ReLU
+        + add (:func:`mhp_tf.export.deploy.rewrite_prelu`) for ``'int8'`` only,
+        the PRELU op otherwise; ``'native'``: always the PRELU op;
+        ``'rewrite'``: always rewritten (not with ``'qat'``). See the module
+        docstring (CPU speed).
 
     Returns:
       The flatbuffer bytes: batch 1, builtin ops only, tensors of rank <= 4.
@@ -370,7 +408,7 @@ def convert_tflite(model: Union[tf.keras.Model, str], quant: Optional[str] = "no
         raise ValueError(f"head={head!r}, expected one of {HEADS}")
     if isinstance(model, (str, os.PathLike)):
         model = _load_model(os.fspath(model))
-    function = deployment_function(model, quant, head, depth_bins)
+    function = deployment_function(model, quant, head, depth_bins, prelu)
     converter = _converter(function)
 
     if quant == "fp16":
