@@ -41,6 +41,7 @@ import mhp_tf  # noqa: E402
 from mhp_tf.export import deploy  # noqa: E402
 from mhp_tf.export import tflite  # noqa: E402
 from mhp_tf.modeling import PAPER_FIGURES  # noqa: E402
+from mhp_tf.modeling import count_flops  # noqa: E402
 from mhp_tf.modeling import PRESETS  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -60,6 +61,9 @@ flags.DEFINE_enum("prelu", "auto", list(deploy.PRELU_MODES),
 flags.DEFINE_bool("keras", True, "Also time the Keras tf.function forward pass.")
 flags.DEFINE_string("save_dir", None, "Also write the .tflite files here.")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+flags.DEFINE_bool("reference", True, "Also time keras.applications.MobileNetV2 (1.0, 256 px, "
+                  "no top) in fp32 and int8: it measures this runtime's multiply-add rate, and "
+                  "each row is shown against conv MACs / that rate.")
 
 QUANT_ARG = {"fp32": "none", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
@@ -107,6 +111,25 @@ def time_tflite(content: bytes, num_threads: int, runs: int, warmup: int):
     return _stats(times)
 
 
+def convert_reference(model, quant: str) -> bytes:
+    """MobileNetV2 to TFLite: fp32, fp16, dynamic, or full-integer int8 (random calibration)."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quant != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quant == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quant == "int8":
+        size = model.input_shape[1]
+        rng = np.random.default_rng(0)
+        converter.representative_dataset = lambda: (
+            [rng.uniform(-1, 1, (1, size, size, 3)).astype(np.float32)]
+            for _ in range(FLAGS.num_calibration))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -142,60 +165,88 @@ def main(argv):
           f"weights; int8 calibrated on {FLAGS.num_calibration} random images (timing only); "
           f"prelu={FLAGS.prelu}", flush=True)
 
+    def models():
+        if FLAGS.reference:
+            size = FLAGS.input_size or 256
+            yield "mobilenetv2", "-", tf.keras.applications.MobileNetV2(
+                input_shape=(size, size, 3), alpha=1.0, include_top=False, weights=None)
+        for variant in FLAGS.variants:
+            for head in FLAGS.heads:
+                tf.keras.backend.clear_session()
+                yield variant, head, mhp_tf.build_model(variant, FLAGS.num_joints, head=head,
+                                                        **overrides)
+
     results = []
-    for variant in FLAGS.variants:
-        for head in FLAGS.heads:
-            tf.keras.backend.clear_session()
-            model = mhp_tf.build_model(variant, FLAGS.num_joints, head=head, **overrides)
-            size = model.input_shape[1]
-            params = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
-            keras = time_keras(model, FLAGS.runs, FLAGS.warmup) if FLAGS.keras else None
-            for quant in FLAGS.quant:
-                start = time.time()
+    for variant, head, model in models():
+        size = model.input_shape[1]
+        gmacs = count_flops(model).conv_gmacs
+        params = sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+        keras = time_keras(model, FLAGS.runs, FLAGS.warmup) if FLAGS.keras else None
+        for quant in FLAGS.quant:
+            start = time.time()
+            if variant == "mobilenetv2":
+                content = convert_reference(model, quant)
+            else:
                 content = tflite.convert_tflite(
                     model, QUANT_ARG[quant], head,
-                    representative_dataset=tflite.random_calibration(size, FLAGS.num_calibration),
+                    representative_dataset=tflite.random_calibration(
+                        size, FLAGS.num_calibration),
                     num_calibration=FLAGS.num_calibration, prelu=FLAGS.prelu)
-                convert_s = time.time() - start
-                report = tflite.op_report(content, gpu_compatibility=False)
-                if FLAGS.save_dir:
-                    path = os.path.join(FLAGS.save_dir, f"mhp_{variant}_{head}_{quant}.tflite")
-                    with open(path, "wb") as f:
-                        f.write(content)
-                row = {"variant": variant, "head": head, "quant": quant, "prelu": FLAGS.prelu,
-                       "input": size, "params": params, "size_mb": len(content) / 1e6,
-                       "keras": keras, "convert_s": convert_s, "max_rank": report["max_rank"],
-                       "float_ops": sum(report["float_ops"].values()), "tflite": {}}
-                for n in threads:
-                    row["tflite"][n] = time_tflite(content, n, FLAGS.runs, FLAGS.warmup)
-                results.append(row)
-                print(f"  measured {variant} {head} {quant}: " + ", ".join(
-                    f"{n} thr {t['median_ms']:.1f} ms" for n, t in row["tflite"].items()),
-                    file=sys.stderr, flush=True)
+            convert_s = time.time() - start
+            report = tflite.op_report(content, gpu_compatibility=False)
+            if FLAGS.save_dir:
+                path = os.path.join(FLAGS.save_dir, f"mhp_{variant}_{head}_{quant}.tflite")
+                with open(path, "wb") as f:
+                    f.write(content)
+            row = {"variant": variant, "head": head, "quant": quant, "prelu": FLAGS.prelu,
+                   "input": size, "params": params, "gmacs": gmacs,
+                   "size_mb": len(content) / 1e6,
+                   "keras": keras, "convert_s": convert_s, "max_rank": report["max_rank"],
+                   "float_ops": sum(report["float_ops"].values()), "tflite": {}}
+            for n in threads:
+                row["tflite"][n] = time_tflite(content, n, FLAGS.runs, FLAGS.warmup)
+            results.append(row)
+            print(f"  measured {variant} {head} {quant}: " + ", ".join(
+                f"{n} thr {t['median_ms']:.1f} ms" for n, t in row["tflite"].items()),
+                file=sys.stderr, flush=True)
 
     def cell(t):
         return f"{t['median_ms']:.1f} ± {t['std_ms']:.1f}" if t else "-"
 
-    heads = {"heatmap": "†", "coords": ""}
+    heads = {"heatmap": "†", "coords": "", "-": ""}
+    # The runtime's multiply-add rate: MobileNetV2 fp32, one thread, in this same run.
+    rate = next((r["gmacs"] / (r["tflite"][threads[0]]["median_ms"] / 1e3) for r in results
+                 if r["variant"] == "mobilenetv2" and r["quant"] == "fp32"), None)
     header = (f"{'Method':<22}{'input':>6}{'Keras tf.function':>19}"
               + "".join(f"{f'TFLite {n} thread' + ('s' if n > 1 else ''):>18}" for n in threads)
-              + f"{'Param.':>9}{'paper':>7}{'TFLite MB':>11}")
+              + f"{'Param.':>9}{'paper':>7}{'TFLite MB':>11}{'GMACs':>7}"
+              + (f"{'x bar':>7}" if rate else ""))
     print()
     print("Latency (ms), CPU:")
     print(header)
     print("-" * len(header))
     for r in results:
-        name = f"Ours-{r['variant'].upper()}{heads[r['head']]} {r['quant']}"
+        name = "MobileNetV2" if r["variant"] == "mobilenetv2" else \
+            f"Ours-{r['variant'].upper()}{heads[r['head']]}"
+        name = f"{name} {r['quant']}"
         paper = PAPER_FIGURES.get(r["variant"], {}).get("params") or "-"
+        bar = r["tflite"][threads[0]]["median_ms"] / (1e3 * r["gmacs"] / rate) if rate else None
         print(f"{name:<22}{r['input']:>6}{cell(r['keras']):>19}"
               + "".join(f"{cell(r['tflite'][n]):>18}" for n in threads)
-              + f"{r['params'] / 1e6:>8.2f}M{paper:>7}{r['size_mb']:>11.2f}")
+              + f"{r['params'] / 1e6:>8.2f}M{paper:>7}{r['size_mb']:>11.2f}{r['gmacs']:>7.3f}"
+              + (f"{bar:>7.2f}" if rate else ""))
     print("† heatmap head: logits out, soft-argmax outside (the paper's timing); no † = coords "
           "head with the float soft-argmax inside. Keras runs float32 whatever the row's "
-          "quantization. Param.: trainable parameters (paper: the paper's figure).")
+          "quantization. Param.: trainable parameters (paper: the paper's figure). GMACs: conv "
+          "multiply-adds per image.")
+    if rate:
+        print(f"x bar: {threads[0]}-thread TFLite latency / (GMACs / {rate:.1f} GMAC/s), the "
+              f"multiply-add rate of MobileNetV2 fp32 with {threads[0]} thread(s) in this run "
+              f"(1.0 = as fast per MAC as MobileNetV2).")
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:
             json.dump({"machine": machine(), "runs": FLAGS.runs, "warmup": FLAGS.warmup,
+                       "mobilenetv2_gmacs_per_s": rate,
                        "results": results}, f, indent=2)
 
 

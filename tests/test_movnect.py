@@ -393,7 +393,11 @@ def test_one_training_step(model_a64, rng):
 @pytest.mark.slow  # the conversion alone takes 13-15 s of CPU, 30 s+ on a busy machine
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_tflite_conversion_builtin_ops_gpu_compatible(model_a64, rng):
-    content = tf.lite.TFLiteConverter.from_keras_model(model_a64).convert()
+    from mhp_tf.export import tflite
+
+    with pytest.raises(ValueError, match="no coords head"):
+        tflite.convert_tflite(model_a64, "none", "coords")
+    content = tflite.convert_tflite(model_a64, "none", "heatmap")  # the export module's path
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
         tf.lite.experimental.Analyzer.analyze(model_content=content, gpu_compatibility=True)
@@ -409,4 +413,23 @@ def test_tflite_conversion_builtin_ops_gpu_compatible(model_a64, rng):
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(got, model_a64(x, training=False).numpy(), rtol=1e-4, atol=1e-4)
+    want = model_a64(x, training=False).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+    # Full-integer int8 through the same entry point: no float ops, int8 in and out. At
+    # random init the inference-mode activations vanish (~1e-10 at the output), so set the
+    # BatchNorm statistics from one batch first (momentum 0: moving stats = batch stats).
+    model = mv.build_movnect("A", input_size=64, bn_momentum=0.0)
+    model(rng.normal(size=(8, 64, 64, 3)).astype(np.float32), training=True)
+    want = model(x, training=False).numpy()
+    assert want.max() - want.min() > 0.1
+    calibration = rng.normal(size=(16, 64, 64, 3)).astype(np.float32)
+    int8 = tflite.convert_tflite(model, "int8", "heatmap", representative_dataset=calibration,
+                                 num_calibration=16)
+    report = tflite.op_report(int8, gpu_compatibility=False)
+    assert not report["float_ops"] and report["max_rank"] <= 4, report
+    got8 = tflite.run_tflite(int8, x)
+    assert got8.shape == want.shape
+    # A random network amplifies quantization noise (measured correlation with the float
+    # output 0.79 here); a broken conversion (input scale, channel order) gives ~0.
+    assert np.corrcoef(got8.ravel(), want.ravel())[0, 1] > 0.6

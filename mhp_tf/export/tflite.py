@@ -215,7 +215,15 @@ def deployment_function(model, quant: str = "none", head: str = "coords",
         if is_qat_model(model):
             raise ValueError(f"a quantization-aware model converts only with quant='qat', "
                              f"not {quant!r}")
-        net = with_head(model, head)
+        if hasattr(model, "movnect_config"):
+            # MoVNect: one output, the raw heatmaps + location maps (decode with
+            # mhp_tf.modeling.movnect.movnect_readout); no PReLU to rewrite.
+            if head != "heatmap":
+                raise ValueError("a MoVNect model has no coords head: convert with "
+                                 "head='heatmap' and decode with movnect_readout")
+            net = model
+        else:
+            net = with_head(model, head)
         if rewrite:
             net = deploy.rewrite_prelu(net)
 
@@ -380,7 +388,8 @@ def convert_tflite(model: Union[tf.keras.Model, str], quant: Optional[str] = "no
     """Convert a MobileHumanPose model to a TFLite flatbuffer (the one conversion entry point).
 
     Args:
-      model: a float MobileHumanPose (either head), a QAT model from
+      model: a float MobileHumanPose (either head), a MoVNect (``head='heatmap'``: its
+        ``[1, S/8, S/8, 4J]`` maps, int8 for ``'int8'``; not ``'qat'``), a QAT model from
         :func:`mhp_tf.export.qat.quantize_model` (``quant='qat'``), or the path
         of a ``.keras`` model / a QAT ``.h5`` file.
       quant: ``'none'`` (or None), ``'fp16'``, ``'dynamic'``, ``'int8'``, ``'qat'``;
