@@ -71,7 +71,7 @@ so the absolute numbers are inflated:
 =================================  =========  =========
 model                              XS         L
 =================================  =========  =========
-fp32                               3.5 ms     102 (77)
+fp32                               3.5 ms     102 ms
 int8, native PRELU                 18.6 ms    439 ms
 int8, rewrite, one conv (default)  1.9 ms     40 ms
 int8, rewrite, two convs           3.0 ms     -
@@ -80,7 +80,8 @@ int8, ``relu(x) - alpha*relu(-x)`` 12.3 ms    -
 ReLU ablation, int8 (earlier run)  1.2 ms     -
 =================================  =========  =========
 
-(L fp32 in brackets: an earlier run on an idle machine.) The ``max`` and
+(BUILD.md has the full table from ``scripts/benchmark_tflite.py`` on the idle
+machine: XS fp32 3.5 / int8 1.9 ms, L 77.3 / 39.5 ms.) The ``max`` and
 ``relu - relu`` forms lose because XNNPACK does not run int8 MAXIMUM (MUL +
 MAXIMUM: 6.6 ms) or a stand-alone int8 RELU. With the rewrite int8 is the
 faster CPU deployment: 1.9x (XS) and 2.6x (L) faster than fp32 (a second XS
