@@ -15,6 +15,7 @@ in both conventions ("all ground truth", "matched only") instead::
     python -m mhp_tf.evaluate --model_dir=runs/mupots_xs --mupots_matching=2d
 """
 
+import dataclasses
 import json
 import os
 
@@ -82,8 +83,16 @@ def main(argv):
         skeleton = "muco" if model.mhp_config.num_joints == 21 else "mupots"
     else:
         skeleton = "h36m"
-    pipe = PipelineConfig.for_model(model.mhp_config, skeleton=skeleton,
-                                    normalization=normalization)
+    if hasattr(model, "movnect_config"):
+        if is_mupots:
+            raise app.UsageError("MuPoTS evaluation supports MobileHumanPose models only")
+        if cfg is None:
+            raise app.UsageError("evaluating a MoVNect model needs its run folder "
+                                 "(--model_dir, for the joint set and input pipeline)")
+        pipe = dataclasses.replace(cfg.pipeline_config(), normalization=normalization)
+    else:
+        pipe = PipelineConfig.for_model(model.mhp_config, skeleton=skeleton,
+                                        normalization=normalization)
     if is_mupots:
         result = mupots.evaluate_mupots(model, dataset, FLAGS.split, data_dir, pipe,
                                         FLAGS.batch_size, FLAGS.flip_test, FLAGS.max_examples,

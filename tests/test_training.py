@@ -392,6 +392,18 @@ def test_movnect_trains_resumes_and_evaluates(data_dir, tmp_path):
     assert result["num_examples"] == len(gt)
     np.testing.assert_allclose(result["mpjpe"], expected, rtol=1e-4)
 
+    # The evaluation command reads a MoVNect run folder the same way.
+    out = str(tmp_path / "eval.json")
+    code = ("import fakedata; fakedata.install()\n"
+            "from absl import app\nfrom mhp_tf import evaluate\n"
+            "evaluate.define_flags()\napp.run(evaluate.main)\n")
+    proc = subprocess.run([sys.executable, "-c", code, f"--model_dir={model_dir}",
+                           "--flip_test=none", f"--output={out}"], capture_output=True,
+                          text=True, env=_env(), cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out) as f:
+        np.testing.assert_allclose(json.load(f)["mpjpe"], expected, rtol=1e-4)
+
 
 def test_movnect_teacher(data_dir, tmp_path):
     from mhp_tf.modeling import movnect
