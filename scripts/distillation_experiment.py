@@ -49,6 +49,7 @@ def define_flags():
     flags.DEFINE_integer("batch_size", 32, "Batch size.")
     flags.DEFINE_float("distill_alpha", 0.5, "Teacher weight.")
     flags.DEFINE_integer("eval_max_examples", None, "Cap evaluation examples.")
+    flags.DEFINE_integer("seed", 0, "Seed of every run (initialisation and data order).")
 
 
 def run_config(variant, steps, extra=None):
@@ -66,6 +67,7 @@ def run_config(variant, steps, extra=None):
         "train.epochs": "5", "train.steps_per_epoch": str(max(1, steps // 5)),
         "train.lr_decay_epochs": "4", "train.eval_every_epochs": "1000",
         "train.checkpoint_every": "200", "train.log_every": "50",
+        "train.seed": str(FLAGS.seed),
     }
     if FLAGS.data_dir:
         overrides["data.data_dir"] = FLAGS.data_dir
