@@ -37,6 +37,7 @@ def tiny_config(data_dir, **extra):
 
 def test_config_overrides_and_validation(tmp_path):
     cfg = config_lib.make_config("s", 21, {"model.concat": "none", "train.batch_size": "12",
+                                           "data.skeleton": "muco",
                                            "train.lr_decay_epochs": "3,5",
                                            "train.mixed_precision": "true"})
     assert cfg.model.width_multiplier == 0.75 and cfg.model.concat == "none"
@@ -50,6 +51,8 @@ def test_config_overrides_and_validation(tmp_path):
         config_lib.make_config("xs", 18, {"train.strategy": "horovod"})
     with pytest.raises(ValueError, match="head='coords'"):
         config_lib.make_config("xs", 18, {"model.head": "heatmap"})
+    with pytest.raises(ValueError, match="has 18 joints but the model predicts 21"):
+        config_lib.make_config("xs", 21, {})
 
 
 def test_trains_checkpoints_and_resumes(data_dir, tmp_path):
