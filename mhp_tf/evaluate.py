@@ -15,7 +15,6 @@ in both conventions ("all ground truth", "matched only") instead::
     python -m mhp_tf.evaluate --model_dir=runs/mupots_xs --mupots_matching=2d
 """
 
-import dataclasses
 import json
 import os
 
@@ -77,22 +76,22 @@ def main(argv):
     data_dir = FLAGS.data_dir or (cfg.data.data_dir if cfg else None)
     normalization = FLAGS.normalization or (cfg.data.normalization if cfg else "reference")
     is_mupots = datasets.parse_name(dataset)[0] == "mupots"
-    if cfg:
-        skeleton = cfg.data.skeleton
-    elif is_mupots:
-        skeleton = "muco" if model.mhp_config.num_joints == 21 else "mupots"
-    else:
-        skeleton = "h36m"
-    if hasattr(model, "movnect_config"):
+    model_config = getattr(model, "movnect_config", None)
+    if model_config is not None:
         if is_mupots:
             raise app.UsageError("MuPoTS evaluation supports MobileHumanPose models only")
         if cfg is None:
             raise app.UsageError("evaluating a MoVNect model needs its run folder "
                                  "(--model_dir, for the joint set and input pipeline)")
-        pipe = dataclasses.replace(cfg.pipeline_config(), normalization=normalization)
     else:
-        pipe = PipelineConfig.for_model(model.mhp_config, skeleton=skeleton,
-                                        normalization=normalization)
+        model_config = model.mhp_config
+    if cfg:
+        skeleton = cfg.data.skeleton
+    elif is_mupots:
+        skeleton = "muco" if model_config.num_joints == 21 else "mupots"
+    else:
+        skeleton = "h36m"
+    pipe = PipelineConfig.for_model(model_config, skeleton=skeleton, normalization=normalization)
     if is_mupots:
         result = mupots.evaluate_mupots(model, dataset, FLAGS.split, data_dir, pipe,
                                         FLAGS.batch_size, FLAGS.flip_test, FLAGS.max_examples,

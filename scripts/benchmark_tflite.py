@@ -68,8 +68,15 @@ flags.DEFINE_bool("reference", True, "Also time keras.applications.MobileNetV2 (
 QUANT_ARG = {"fp32": "none", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 
 
-def _stats(times):
-    ms = [1e3 * t for t in times]
+def _timed(call, runs: int, warmup: int):
+    """Median and std (ms) of ``runs`` timed ``call()`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        call()
+    ms = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        ms.append(1e3 * (time.perf_counter() - start))
     return {"median_ms": statistics.median(ms),
             "std_ms": statistics.stdev(ms) if len(ms) > 1 else 0.0}
 
@@ -79,14 +86,7 @@ def time_keras(model, runs: int, warmup: int):
     image = tf.constant(np.random.default_rng(0).uniform(-2, 2, (1, size, size, 3))
                         .astype(np.float32))
     forward = tf.function(lambda x: model(x, training=False))
-    for _ in range(warmup):
-        forward(image).numpy()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward(image).numpy()
-        times.append(time.perf_counter() - start)
-    return _stats(times)
+    return _timed(lambda: forward(image).numpy(), runs, warmup)
 
 
 def time_tflite(content: bytes, num_threads: int, runs: int, warmup: int):
@@ -101,14 +101,7 @@ def time_tflite(content: bytes, num_threads: int, runs: int, warmup: int):
         interpreter.invoke()
         return interpreter.get_tensor(out["index"])
 
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return _stats(times)
+    return _timed(call, runs, warmup)
 
 
 def convert_reference(model, quant: str) -> bytes:

@@ -90,9 +90,13 @@ class PipelineConfig:
 
     @classmethod
     def for_model(cls, model_config, skeleton: str = "h36m", **overrides) -> "PipelineConfig":
-        """Pipeline settings matching a :class:`mhp_tf.ModelConfig`."""
+        """Pipeline settings matching a :class:`mhp_tf.ModelConfig` or a
+        :class:`mhp_tf.modeling.MoVNectConfig`. MoVNect has no depth bins: its ``z`` target
+        only masks joints outside ``depth_range_mm`` of the root, so any bin count serves
+        (the heatmap size is used)."""
+        depth_bins = getattr(model_config, "depth_bins", model_config.heatmap_size)
         return cls(input_size=model_config.input_size, heatmap_size=model_config.heatmap_size,
-                   depth_bins=model_config.depth_bins, skeleton=skeleton, **overrides)
+                   depth_bins=depth_bins, skeleton=skeleton, **overrides)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -221,11 +225,15 @@ def _paint_noise(crop, box, origin, seed):
 
 
 def normalize(image, normalization: str):
-    """Network input from 0..255 RGB floats (see ``PipelineConfig.normalization``)."""
+    """Network input from 0..255 RGB floats (see ``PipelineConfig.normalization``).
+
+    Works on float32 tensors and on float32 NumPy arrays alike (the result has the
+    input's kind); the inference backends use it on NumPy crops.
+    """
     if normalization == "none":
         return image
-    mean = tf.constant(PIXEL_MEAN, tf.float32)
-    std = tf.constant(PIXEL_STD, tf.float32)
+    mean = np.asarray(PIXEL_MEAN, np.float32)
+    std = np.asarray(PIXEL_STD, np.float32)
     if normalization == "imagenet":
         return (image / 255.0 - mean) / std
     return (image - mean) / std  # 'reference': 0..255 input, no division by 255

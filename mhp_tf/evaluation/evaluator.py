@@ -23,6 +23,7 @@ from mhp_tf import skeletons
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
 from mhp_tf.evaluation import metrics
+from mhp_tf.modeling import movnect
 
 FLIP_TESTS = ("reference", "exact", "none")
 
@@ -32,16 +33,10 @@ H36M_ACTIONS = {2: "Directions", 3: "Discussion", 4: "Eating", 5: "Greeting", 6:
                 12: "Photo", 13: "Waiting", 14: "Walking", 15: "WalkDog", 16: "WalkTogether"}
 
 
-def is_movnect(model) -> bool:
-    return hasattr(model, "movnect_config")
-
-
 def predict_movnect(model, images, skeleton: skeletons.Skeleton, flip_test: str = "none"):
     """MoVNect read-out ``[B, J, 3]``: root-relative joints (mm) from the location maps at
     each heatmap maximum, with an optional flip test (the mirrored crop's joints, x negated
     and left/right swapped, averaged in; 'reference' and 'exact' coincide here)."""
-    from mhp_tf.modeling import movnect
-
     if flip_test not in FLIP_TESTS:
         raise ValueError(f"flip_test={flip_test!r}, expected one of {FLIP_TESTS}")
     joints = movnect.movnect_readout(model(images, training=False))["joints_3d"]
@@ -83,13 +78,13 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
     action names when the ids are known, else ids), ``num_examples`` and the
     settings used.
     """
-    movnect = is_movnect(model)
-    if config is None and movnect:
+    is_movnect = movnect.is_movnect_model(model)
+    if config is None and is_movnect:
         raise ValueError("evaluating a MoVNect model needs its PipelineConfig "
                          "(ExperimentConfig.pipeline_config())")
     cfg = config or pipeline.PipelineConfig.for_model(model.mhp_config)
     skeleton = skeletons.get_skeleton(cfg.skeleton)
-    if movnect and model.movnect_config.num_joints != skeleton.num_joints:
+    if is_movnect and model.movnect_config.num_joints != skeleton.num_joints:
         raise ValueError(f"the model predicts {model.movnect_config.num_joints} joints, "
                          f"skeleton {cfg.skeleton!r} has {skeleton.num_joints}")
     ds = datasets.build_dataset(dataset, split, data_dir, training=False, batch_size=batch_size,
@@ -101,7 +96,7 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
 
     @tf.function
     def forward(images):
-        if movnect:
+        if is_movnect:
             return predict_movnect(model, images, skeleton, flip_test)
         return predict_coords(model, images, skeleton, flip_test)
 
@@ -111,7 +106,7 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
         coords = forward(batch["image"]).numpy()
         b = {k: v.numpy() for k, v in batch.items() if k != "image"}
         keep = b["have_depth"] > 0
-        if movnect:  # root-relative mm; placed at the true root (MPJPE is root-aligned)
+        if is_movnect:  # root-relative mm; placed at the true root (MPJPE is root-aligned)
             cam = coords + b["root_cam"][:, None, :]
         else:
             cam = metrics.decode_to_camera(coords, b["bbox"], b["root_cam"][:, 2], b["focal"],

@@ -108,6 +108,7 @@ import tensorflow as tf
 
 from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
+from mhp_tf.modeling.movnect import is_movnect_model
 
 QUANT_MODES = ("none", "fp16", "dynamic", "int8", "qat")
 HEADS = ("coords", "heatmap")
@@ -216,7 +217,7 @@ def deployment_function(model, quant: str = "none", head: str = "coords",
         if is_qat_model(model):
             raise ValueError(f"a quantization-aware model converts only with quant='qat', "
                              f"not {quant!r}")
-        if hasattr(model, "movnect_config"):
+        if is_movnect_model(model):
             # MoVNect: one output, the raw heatmaps + location maps (decode with
             # mhp_tf.modeling.movnect.movnect_readout); no PReLU to rewrite.
             if head != "heatmap":

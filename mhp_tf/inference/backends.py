@@ -35,8 +35,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from mhp_tf.data.pipeline import NORMALIZATIONS
-from mhp_tf.data.pipeline import PIXEL_MEAN
-from mhp_tf.data.pipeline import PIXEL_STD
+from mhp_tf.data.pipeline import normalize
 
 DEFAULT_DEPTH_RANGE_MM = 2000.0
 
@@ -68,14 +67,7 @@ def normalize_crops(crops: np.ndarray, normalization: str) -> np.ndarray:
     """uint8 / 0..255 crops -> float32 network input, as :mod:`mhp_tf.data.pipeline`."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization={normalization!r}, expected one of {NORMALIZATIONS}")
-    x = np.asarray(crops, np.float32)
-    if normalization == "none":
-        return x
-    mean = np.asarray(PIXEL_MEAN, np.float32)
-    std = np.asarray(PIXEL_STD, np.float32)
-    if normalization == "imagenet":
-        return (x / 255.0 - mean) / std
-    return (x - mean) / std
+    return normalize(np.asarray(crops, np.float32), normalization)
 
 
 def _softmax_volumes(logits: np.ndarray, depth_bins: int) -> np.ndarray:
@@ -279,17 +271,10 @@ class KerasBackend(Backend):
         import tensorflow as tf
 
         size, net, norm = self.info.input_size, self._net, self._normalization
-        mean = np.asarray(PIXEL_MEAN, np.float32)
-        std = np.asarray(PIXEL_STD, np.float32)
 
         @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
         def run(crops):
-            x = tf.cast(crops, tf.float32)
-            if norm == "imagenet":
-                x = (x / 255.0 - mean) / std
-            elif norm == "reference":
-                x = (x - mean) / std
-            out = net(x, training=False)
+            out = net(normalize(tf.cast(crops, tf.float32), norm), training=False)
             if isinstance(out, (list, tuple)):
                 return [tf.cast(o, tf.float32) for o in out]
             return [tf.cast(out, tf.float32)]

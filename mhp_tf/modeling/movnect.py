@@ -488,6 +488,11 @@ class MoVNect(tf.keras.Model):
 tf.keras.utils.get_custom_objects().setdefault("MoVNect", MoVNect)
 
 
+def is_movnect_model(model) -> bool:
+    """Whether ``model`` is a MoVNect (outputs heatmaps + location maps, not coordinates)."""
+    return hasattr(model, "movnect_config")
+
+
 def build_movnect(variant: str = "A", num_joints: int = 15, name: Optional[str] = None,
                   **overrides) -> MoVNect:
     """Build MoVNect Type ``variant`` (randomly initialised); ``overrides`` are any

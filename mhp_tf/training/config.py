@@ -150,11 +150,6 @@ class ExperimentConfig:
     def pipeline_config(self, **overrides) -> PipelineConfig:
         overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
         overrides.setdefault("rotation_prob", self.data.rotation_prob)
-        if self.is_movnect:  # no depth bins: z only masks joints outside +-1 m of the root
-            m = self.model
-            return PipelineConfig(input_size=m.input_size, heatmap_size=m.heatmap_size,
-                                  depth_bins=m.heatmap_size, skeleton=self.data.skeleton,
-                                  normalization=self.data.normalization, **overrides)
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
 

@@ -26,6 +26,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from mhp_tf import skeletons
 from mhp_tf import visualize
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
@@ -121,7 +122,7 @@ def movnect_step_loss(cfg: ExperimentConfig, batch, pred, teacher_out=None):
     ``alpha`` (the ground truth's share) is ``1 - distill_alpha``; both 0.5 by default.
     """
     m = cfg.model
-    root = movnect_lib.skeletons.get_skeleton(cfg.data.skeleton).root
+    root = skeletons.get_skeleton(cfg.data.skeleton).root
     joints = tf.cast(batch["joints_cam"], tf.float32)
     joints_rel = joints - joints[:, root:root + 1]
     vis = tf.cast(batch["vis"], tf.float32)
@@ -138,7 +139,7 @@ def movnect_step_loss(cfg: ExperimentConfig, batch, pred, teacher_out=None):
 def predicted_coords_2d(model, images):
     """``[B, J, 2]`` predicted 2D joints in output-grid units, for either family."""
     out = model(images, training=False)
-    if hasattr(model, "movnect_config"):
+    if movnect_lib.is_movnect_model(model):
         return movnect_lib.movnect_readout(out)["coords_2d"]
     return out[..., :2]
 
@@ -291,34 +292,39 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
                                                     model.output]) \
             if t.heatmap_loss_weight > 0 else None
 
+    def teacher_output(images):
+        return None if teacher is None else tf.cast(teacher(images, training=False), tf.float32)
+
+    def movnect_batch_loss(batch):
+        pred = model(batch["image"], training=True)
+        # movnect_step_loss is a batch mean; this scaling sums to the global mean over
+        # replicas (what compute_average_loss does for per-example losses).
+        local = tf.cast(tf.shape(batch["image"])[0], tf.float32)
+        return movnect_step_loss(cfg, batch, pred, teacher_output(batch["image"])) \
+            * local / t.batch_size
+
+    def mhp_batch_loss(batch):
+        if with_logits is not None:
+            logits, pred = with_logits(batch["image"], training=True)
+        else:
+            pred = model(batch["image"], training=True)
+        target = teacher_output(batch["image"])
+        if target is not None:
+            per_example = distillation_loss(pred, batch["coords"], batch["vis"],
+                                            batch["have_depth"], target * teacher_scale,
+                                            t.distill_alpha)
+        else:
+            per_example = coord_l1_loss(pred, batch["coords"], batch["vis"],
+                                        batch["have_depth"])
+        if with_logits is not None:
+            per_example += t.heatmap_loss_weight * marginal_js_loss(
+                heatmap_marginals(logits, cfg.model.depth_bins), batch["coords"],
+                batch["vis"], batch["have_depth"], t.heatmap_sigma)
+        return tf.nn.compute_average_loss(per_example, global_batch_size=t.batch_size)
+
     def step_fn(batch):
         with tf.GradientTape() as tape:
-            if with_logits is not None:
-                logits, pred = with_logits(batch["image"], training=True)
-            else:
-                pred = model(batch["image"], training=True)
-            if cfg.is_movnect:
-                teacher_out = None if teacher is None else \
-                    tf.cast(teacher(batch["image"], training=False), tf.float32)
-                # movnect_step_loss is a batch mean; this scaling sums to the global mean
-                # over replicas (what compute_average_loss does for per-example losses).
-                local = tf.cast(tf.shape(batch["image"])[0], tf.float32)
-                loss = movnect_step_loss(cfg, batch, pred, teacher_out) * local / t.batch_size
-            elif teacher is not None:
-                target = tf.cast(teacher(batch["image"], training=False), tf.float32)
-                per_example = distillation_loss(pred, batch["coords"], batch["vis"],
-                                                batch["have_depth"], target * teacher_scale,
-                                                t.distill_alpha)
-            else:
-                per_example = coord_l1_loss(pred, batch["coords"], batch["vis"],
-                                            batch["have_depth"])
-            if with_logits is not None:
-                per_example += t.heatmap_loss_weight * marginal_js_loss(
-                    heatmap_marginals(logits, cfg.model.depth_bins), batch["coords"],
-                    batch["vis"], batch["have_depth"], t.heatmap_sigma)
-            if not cfg.is_movnect:
-                loss = tf.nn.compute_average_loss(per_example,
-                                                  global_batch_size=t.batch_size)
+            loss = movnect_batch_loss(batch) if cfg.is_movnect else mhp_batch_loss(batch)
             scaled = optimizer.get_scaled_loss(loss) if t.mixed_precision else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if t.mixed_precision:
