@@ -53,6 +53,13 @@ def test_config_overrides_and_validation(tmp_path):
         config_lib.make_config("xs", 18, {"model.head": "heatmap"})
     with pytest.raises(ValueError, match="has 18 joints but the model predicts 21"):
         config_lib.make_config("xs", 21, {})
+    # Augmentation settings reach the input pipeline and are range-checked.
+    aug = config_lib.make_config("xs", 18, {"data.flip_prob": "0", "data.scale_factor": "0.1",
+                                            "data.color_factor": "0"}).pipeline_config()
+    assert (aug.flip_prob, aug.scale_factor, aug.color_factor) == (0.0, 0.1, 0.0)
+    assert aug.rotation_factor == 30.0 and aug.rotation_prob == 0.6  # reference defaults
+    with pytest.raises(ValueError, match="data.flip_prob must be in"):
+        config_lib.make_config("xs", 18, {"data.flip_prob": "1.5"})
 
 
 def test_trains_checkpoints_and_resumes(data_dir, tmp_path):

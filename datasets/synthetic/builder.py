@@ -39,6 +39,8 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     procedural_fraction: float = 0.3
     jpeg_quality: int = 92
     mocap_cache_dir: Optional[str] = None
+    # Render processes (None: one per CPU, at most 8). The data does not depend on it.
+    num_workers: Optional[int] = None
 
     def generator_config(self) -> generate.GeneratorConfig:
         return generate.GeneratorConfig(
@@ -84,21 +86,20 @@ class Synthetic(PoseBuilder):
         """Render, validate (:func:`mhp_tf.data.schema.validate_example`) and yield JPEGs."""
         cfg = self.builder_config
         gen_config = cfg.generator_config()
-        gen = generate.ExampleGenerator(gen_config, split, clips or None)
         counter = schema.SkipCounter(f"{type(self).__name__}/{split}")
         num_joints = self.skeleton.num_joints
         kept = 0
-        for i in range(num_examples):
+        for i, example, shape in generate.render_encoded(
+                gen_config, split, range(num_examples), clips or None, cfg.jpeg_quality,
+                cfg.num_workers):
             key = f"{split}_{i:07d}"
-            example = gen.example(i)
             image = example.pop("image")
             try:
-                example = schema.validate_example(example, num_joints, image.shape[:2],
-                                                  source=key)
+                example = schema.validate_example(example, num_joints, shape, source=key)
             except schema.InvalidAnnotation as e:
                 counter.skip(e.reason, str(e))
                 continue
-            example["image"] = generate.encode_jpeg(image, cfg.jpeg_quality)
+            example["image"] = image
             kept += 1
             yield key, example
         counter.log(kept)

@@ -15,7 +15,9 @@ by construction (their names and random streams carry the split).
 """
 
 import dataclasses
-from typing import Dict, Iterator, Optional, Tuple, Union
+import multiprocessing
+import os
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 from absl import logging
 import cv2
@@ -167,3 +169,69 @@ def generate_examples(split: str, num_examples: int, config: GeneratorConfig = G
     gen = ExampleGenerator(config, split, clips)
     for i in range(start, start + num_examples):
         yield f"{split}_{i:07d}", gen.example(i)
+
+
+def default_num_workers() -> int:
+    """Render processes to use: the CPUs this process may run on, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
+class _EncodingRenderer:
+    """``renderer(i)`` -> ``(example with JPEG bytes as image, (height, width))``."""
+
+    def __init__(self, config: GeneratorConfig, split: str, clips, jpeg_quality: int):
+        self.gen = ExampleGenerator(config, split, clips)
+        self.quality = jpeg_quality
+
+    def __call__(self, index: int) -> Tuple[Dict, Tuple[int, int]]:
+        example = self.gen.example(index)
+        image = example.pop("image")
+        example["image"] = encode_jpeg(image, self.quality)
+        return example, image.shape[:2]
+
+
+_WORKER_RENDERER: Optional[_EncodingRenderer] = None  # set in each worker process
+
+
+def _init_worker(*args) -> None:
+    global _WORKER_RENDERER
+    cv2.setNumThreads(1)  # one process per core already
+    _WORKER_RENDERER = _EncodingRenderer(*args)
+
+
+def _worker_render(index: int):
+    return _WORKER_RENDERER(index)
+
+
+def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
+                   clips: Optional[Dict[str, np.ndarray]] = None, jpeg_quality: int = 92,
+                   num_workers: Optional[int] = None
+                   ) -> Iterator[Tuple[int, Dict, Tuple[int, int]]]:
+    """Yield ``(index, example, (height, width))`` for ``indices``, in order, with the image
+    JPEG-encoded; rendered by ``num_workers`` processes (default
+    :func:`default_num_workers`).
+
+    Every example depends only on its index, so the output is the same for any number of
+    workers. Worker processes are forked (they inherit ``clips`` without copying); where
+    ``fork`` is unavailable the examples are rendered in this process.
+    """
+    indices = list(indices)
+    workers = default_num_workers() if num_workers is None else int(num_workers)
+    if workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    chunk = max(1, config.examples_per_clip)  # consecutive procedural examples share a clip
+    workers = min(workers, len(indices) // chunk)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        renderer = _EncodingRenderer(config, split, clips, jpeg_quality)
+        for i in indices:
+            yield (i,) + renderer(i)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality)) as pool:
+        for i, (example, shape) in zip(indices, pool.imap(_worker_render, indices,
+                                                          chunksize=chunk)):
+            yield i, example, shape

@@ -43,6 +43,12 @@ class DataConfig:
     shuffle_buffer: int = 2048
     occlusion_prob: float = 0.5  # synthetic occlusion augmentation (reference: 0.5)
     rotation_prob: float = 0.6  # share of samples rotated (reference: 0.6)
+    # The other train-time augmentations (reference values): scale 1 + f * N(0,1) clipped
+    # to [1 - f, 1 + f], rotation angle factor (degrees), horizontal flip, colour gain.
+    scale_factor: float = 0.25
+    rotation_factor: float = 30.0
+    flip_prob: float = 0.5
+    color_factor: float = 0.2
 
 
 @dataclasses.dataclass
@@ -122,6 +128,12 @@ class ExperimentConfig:
         check(t.heatmap_loss_weight >= 0 and t.heatmap_sigma > 0,
               "train.heatmap_loss_weight must be >= 0 and train.heatmap_sigma > 0")
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
+        for key in ("occlusion_prob", "rotation_prob", "flip_prob"):
+            check(0.0 <= getattr(d, key) <= 1.0,
+                  f"data.{key} must be in [0, 1], got {getattr(d, key)}")
+        check(0.0 <= d.scale_factor < 1.0 and d.rotation_factor >= 0 and d.color_factor >= 0,
+              "data.scale_factor must be in [0, 1); data.rotation_factor and "
+              "data.color_factor must be >= 0")
         check(d.normalization in NORMALIZATIONS,
               f"data.normalization={d.normalization!r}, expected {NORMALIZATIONS}")
         check(self.variant in VARIANTS, f"variant={self.variant!r}, expected one of {VARIANTS}")
@@ -149,7 +161,9 @@ class ExperimentConfig:
 
     def pipeline_config(self, **overrides) -> PipelineConfig:
         overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
-        overrides.setdefault("rotation_prob", self.data.rotation_prob)
+        for key in ("rotation_prob", "scale_factor", "rotation_factor", "flip_prob",
+                    "color_factor"):
+            overrides.setdefault(key, getattr(self.data, key))
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
 
