@@ -34,6 +34,9 @@ _OVERRIDES = {
     "steps_per_epoch": ("train.steps_per_epoch", "integer", "Steps per epoch (default: data)."),
     "learning_rate": ("train.learning_rate", "float", "Adam learning rate."),
     "lr_decay_epochs": ("train.lr_decay_epochs", "string", "Comma-separated decay epochs."),
+    "lr_schedule": ("train.lr_schedule", "string", "'step' (paper: /10 at --lr_decay_epochs) "
+                    "or 'cosine' (to 0 at the last epoch)."),
+    "warmup_steps": ("train.warmup_steps", "integer", "Linear learning-rate warm-up steps."),
     "checkpoint_every": ("train.checkpoint_every", "integer", "Checkpoint interval (steps)."),
     "log_every": ("train.log_every", "integer", "TensorBoard scalar interval (steps)."),
     "seed": ("train.seed", "integer", "Random seed."),

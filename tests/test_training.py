@@ -62,6 +62,32 @@ def test_config_overrides_and_validation(tmp_path):
         config_lib.make_config("xs", 18, {"data.flip_prob": "1.5"})
 
 
+def test_learning_rate_schedules_by_hand():
+    def lrs(overrides, steps):
+        cfg = config_lib.make_config("xs", 18, dict({"train.learning_rate": "0.01",
+                                                     "train.epochs": "4"}, **overrides))
+        schedule = trainer.learning_rate_schedule(cfg, steps_per_epoch=10)
+        return [float(schedule(s)) for s in steps]
+
+    # Paper schedule: 0.01, /10 after epoch 2 and again after epoch 3 (step > boundary).
+    np.testing.assert_allclose(lrs({"train.lr_decay_epochs": "2,3"}, [0, 20, 21, 30, 31]),
+                               [0.01, 0.01, 0.001, 0.001, 0.0001], rtol=1e-6)
+    # ... with 4 warm-up steps: (step + 1) / 4 of it until step 3.
+    np.testing.assert_allclose(
+        lrs({"train.lr_decay_epochs": "2", "train.warmup_steps": "4"}, [0, 1, 3, 30]),
+        [0.0025, 0.005, 0.01, 0.001], rtol=1e-6)
+    # Cosine over 40 steps: 0.01 * (1 + cos(pi * s / 40)) / 2.
+    np.testing.assert_allclose(lrs({"train.lr_schedule": "cosine"}, [0, 10, 20, 40]),
+                               [0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005, 0.0],
+                               rtol=1e-5, atol=1e-9)
+    # ... with 10 warm-up steps: linear 0 -> 0.01, then cosine over the other 30.
+    np.testing.assert_allclose(
+        lrs({"train.lr_schedule": "cosine", "train.warmup_steps": "10"}, [5, 10, 25, 40]),
+        [0.005, 0.01, 0.005, 0.0], rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        config_lib.make_config("xs", 18, {"train.lr_schedule": "linear"})
+
+
 def test_trains_checkpoints_and_resumes(data_dir, tmp_path):
     model_dir = str(tmp_path / "run")
     cfg = tiny_config(data_dir)

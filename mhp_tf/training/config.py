@@ -20,6 +20,7 @@ from mhp_tf.modeling import MoVNectConfig
 from mhp_tf.modeling import preset_config
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+LR_SCHEDULES = ("step", "cosine")
 # ``variant``: a MobileHumanPose preset, or "movnect" (MoVNect; its type A/B/C is
 # ``model.variant``).
 MOVNECT = "movnect"
@@ -61,6 +62,11 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_decay_epochs: Tuple[int, ...] = (17, 21)
     lr_decay_factor: float = 10.0
+    # "step" (paper: /lr_decay_factor at each of lr_decay_epochs) or "cosine" (cosine decay
+    # from learning_rate to 0 over the run; lr_decay_epochs is then unused), either after
+    # warmup_steps of linear warm-up from 0.
+    lr_schedule: str = "step"
+    warmup_steps: int = 0
     checkpoint_every: int = 500  # steps
     keep_checkpoints: int = 3
     log_every: int = 50  # steps
@@ -117,6 +123,9 @@ class ExperimentConfig:
         check(t.epochs > 0, f"train.epochs must be > 0, got {t.epochs}")
         check(t.learning_rate > 0, "train.learning_rate must be > 0")
         check(t.lr_decay_factor >= 1, "train.lr_decay_factor must be >= 1")
+        check(t.lr_schedule in LR_SCHEDULES,
+              f"train.lr_schedule={t.lr_schedule!r}, expected one of {LR_SCHEDULES}")
+        check(t.warmup_steps >= 0, "train.warmup_steps must be >= 0")
         check(list(t.lr_decay_epochs) == sorted(t.lr_decay_epochs),
               f"train.lr_decay_epochs must be increasing, got {t.lr_decay_epochs}")
         check(t.checkpoint_every > 0 and t.log_every > 0,

@@ -76,13 +76,41 @@ def epoch_examples(name: str, data_dir: Optional[str]) -> int:
     return counts[0] if len(counts) == 1 else 2 * max(counts)
 
 
+class LinearWarmup(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` scaled by ``min(1, (step + 1) / warmup_steps)``."""
+
+    def __init__(self, schedule, warmup_steps: int):
+        self.schedule = schedule
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step):
+        ramp = tf.minimum(1.0, (tf.cast(step, tf.float32) + 1.0) / float(self.warmup_steps))
+        return self.schedule(step) * ramp
+
+    def get_config(self):
+        return {"schedule": tf.keras.optimizers.schedules.serialize(self.schedule),
+                "warmup_steps": self.warmup_steps}
+
+
 def learning_rate_schedule(cfg: ExperimentConfig, steps_per_epoch: int):
+    """``train.lr_schedule``: "step" (the paper's piecewise-constant decay at
+    ``lr_decay_epochs``) or "cosine" (to 0 at the end of ``epochs``), after
+    ``warmup_steps`` of linear warm-up."""
     t = cfg.train
+    if t.lr_schedule == "cosine":
+        total = max(1, t.epochs * steps_per_epoch)
+        warmup = min(t.warmup_steps, total - 1)
+        if warmup:
+            return tf.keras.optimizers.schedules.CosineDecay(
+                0.0, total - warmup, warmup_target=t.learning_rate, warmup_steps=warmup)
+        return tf.keras.optimizers.schedules.CosineDecay(t.learning_rate, total)
     boundaries = [int(e * steps_per_epoch) for e in t.lr_decay_epochs]
     values = [t.learning_rate / t.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
     if not boundaries:
-        return tf.keras.optimizers.schedules.PiecewiseConstantDecay([10 ** 12], values * 2)
-    return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+        schedule = tf.keras.optimizers.schedules.PiecewiseConstantDecay([10 ** 12], values * 2)
+    else:
+        schedule = tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return LinearWarmup(schedule, t.warmup_steps) if t.warmup_steps else schedule
 
 
 def build_model(cfg: ExperimentConfig) -> tf.keras.Model:
