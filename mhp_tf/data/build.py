@@ -9,6 +9,7 @@ or ``~/tensorflow_datasets``). Skipped annotations are counted in the log.
 """
 
 import os
+import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -46,7 +47,9 @@ def main(argv):
     del argv
     if not FLAGS.dataset:
         raise app.UsageError("--dataset is required")
+    start = time.time()
     builder = build(FLAGS.dataset, FLAGS.manual_dir, FLAGS.data_dir)
+    print(f"{FLAGS.dataset}: ready in {time.time() - start:.0f} s")
     for split, info in builder.info.splits.items():
         logging.info("%s: %d examples", split, info.num_examples)
         print(f"{FLAGS.dataset} {split}: {info.num_examples} examples -> {builder.data_dir}")

@@ -446,9 +446,12 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
     if is_chief:
         with open(os.path.join(model_dir, "train_summary.json"), "w") as f:
             json.dump(summary, f, indent=2, default=float)
+        def fmt(loss):
+            return "n/a" if loss is None else f"{loss:.3f}"
         print(f"Trained {summary['steps_this_run']} steps (total {step}) in {seconds:.0f} s, "
-              f"{summary['images_per_second']:.1f} img/s; loss {summary['first_loss']} -> "
-              f"{summary['final_loss']}; model saved to {os.path.join(model_dir, 'model.keras')}")
+              f"{summary['images_per_second']:.1f} img/s; loss {fmt(summary['first_loss'])} -> "
+              f"{fmt(summary['final_loss'])}; model saved to "
+              f"{os.path.join(model_dir, 'model.keras')}")
     summary["model"] = model
     return summary
 
