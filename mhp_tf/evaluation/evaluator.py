@@ -89,7 +89,12 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
                          f"skeleton {cfg.skeleton!r} has {skeleton.num_joints}")
     ds = datasets.build_dataset(dataset, split, data_dir, training=False, batch_size=batch_size,
                                 config=cfg, training_keys_only=False)
-    bar = tf.keras.utils.Progbar(None, unit_name="example") if progress else None
+    bar = None
+    if progress:
+        total = datasets.prepared_builder(dataset, data_dir).info.splits[split].num_examples
+        if max_examples is not None:
+            total = min(total, max_examples)
+        bar = tf.keras.utils.Progbar(total or None, unit_name="example")
     preds, gts, actions = [], [], []
     seen = 0
     start = time.time()
@@ -117,7 +122,7 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
         actions.append(b.get("action", np.full(len(coords), -1))[keep])
         seen += len(coords)
         if bar:
-            bar.add(len(coords))
+            bar.update(min(seen, bar.target or seen))
     if not preds or sum(len(p) for p in preds) == 0:
         raise ValueError(f"{dataset}/{split} has no 3D examples to evaluate")
     pred = np.concatenate(preds)[: max_examples]
