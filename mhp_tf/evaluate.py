@@ -68,6 +68,7 @@ def main(argv):
     from mhp_tf.data.pipeline import PipelineConfig
     from mhp_tf.evaluation import evaluator
     from mhp_tf.evaluation import mupots
+    from mhp_tf.modeling import movnect
 
     model, cfg = load_for_eval(FLAGS.model_dir, FLAGS.model)
     dataset = FLAGS.dataset or (cfg.data.test if cfg else None)
@@ -76,13 +77,13 @@ def main(argv):
     data_dir = FLAGS.data_dir or (cfg.data.data_dir if cfg else None)
     normalization = FLAGS.normalization or (cfg.data.normalization if cfg else "reference")
     is_mupots = datasets.parse_name(dataset)[0] == "mupots"
-    model_config = getattr(model, "movnect_config", None)
-    if model_config is not None:
+    if movnect.is_movnect_model(model):
         if is_mupots:
             raise app.UsageError("MuPoTS evaluation supports MobileHumanPose models only")
         if cfg is None:
             raise app.UsageError("evaluating a MoVNect model needs its run folder "
                                  "(--model_dir, for the joint set and input pipeline)")
+        model_config = model.movnect_config
     else:
         model_config = model.mhp_config
     if cfg:

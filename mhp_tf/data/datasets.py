@@ -92,20 +92,30 @@ def prepared_builder(name: str, data_dir: Optional[str] = None):
         f"What the manual_dir must contain:\n{type(builder).MANUAL_DOWNLOAD_INSTRUCTIONS}")
 
 
+def _checked_split(builder, name: str, split: str):
+    if split not in builder.info.splits:
+        raise ValueError(f"dataset {name!r} has no split {split!r}; "
+                         f"available: {list(builder.info.splits)}")
+    return builder.info.splits[split]
+
+
+def split_size(name: str, split: str, data_dir: Optional[str] = None) -> int:
+    """Number of examples in split ``split`` of prepared dataset ``name``."""
+    return _checked_split(prepared_builder(name, data_dir), name, split).num_examples
+
+
 def load_split(name: str, split: str, data_dir: Optional[str] = None, shuffle: bool = False,
                seed: int = 0) -> Tuple[tf.data.Dataset, str, int]:
     """Raw schema examples (JPEG bytes undecoded), the source skeleton and the example count."""
     import tensorflow_datasets as tfds
 
     builder = prepared_builder(name, data_dir)
-    if split not in builder.info.splits:
-        raise ValueError(f"dataset {name!r} has no split {split!r}; "
-                         f"available: {list(builder.info.splits)}")
+    num_examples = _checked_split(builder, name, split).num_examples
     ds = builder.as_dataset(
         split=split, shuffle_files=shuffle,
         decoders={"image": tfds.decode.SkipDecoding()},
         read_config=tfds.ReadConfig(shuffle_seed=seed, try_autocache=False))
-    return ds, builder.SKELETON, builder.info.splits[split].num_examples
+    return ds, builder.SKELETON, num_examples
 
 
 def build_dataset(name: str, split: str, data_dir: Optional[str] = None, training: bool = False,

@@ -91,7 +91,7 @@ def evaluate(model, dataset: str, split: str = "test", data_dir: Optional[str] =
                                 config=cfg, training_keys_only=False)
     bar = None
     if progress:
-        total = datasets.prepared_builder(dataset, data_dir).info.splits[split].num_examples
+        total = datasets.split_size(dataset, split, data_dir)
         if max_examples is not None:
             total = min(total, max_examples)
         bar = tf.keras.utils.Progbar(total or None, unit_name="example")

@@ -69,10 +69,7 @@ def make_strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distri
 def epoch_examples(name: str, data_dir: Optional[str]) -> int:
     """Examples per epoch: one dataset's size, or twice the larger for a 50/50 mix
     (the reference's ``MultipleDatasets(make_same_len=True)``)."""
-    counts = []
-    for part in name.split("+"):
-        builder = datasets.prepared_builder(part, data_dir)
-        counts.append(builder.info.splits["train"].num_examples)
+    counts = [datasets.split_size(part, "train", data_dir) for part in name.split("+")]
     return counts[0] if len(counts) == 1 else 2 * max(counts)
 
 
