@@ -519,3 +519,24 @@ def test_video_multiple_people_and_lost_tracks(template_estimator_factory):
     assert [t.track_id for t in video.tracker.tracks] == [1]
     with pytest.raises(ValueError, match="timestamps must increase"):
         video.process(image, timestamp=0.0)
+
+
+def test_keras_backend_reads_full_resolution_logits_of_a_reordered_head():
+    """With ``head_before_upsample`` the heatmap logits come from ``head_upsample``: same
+    confidences as the reference graph with the same weights."""
+    import mhp_tf
+
+    ref = helpers.random_xs_model()
+    fast = mhp_tf.build_model("xs", input_size=64, initializer="torch_default",
+                              head_before_upsample=True)
+    for layer in fast.layers:
+        if layer.weights:
+            layer.set_weights(ref.get_layer(layer.name).get_weights())
+    image = _test_image(seed=2)
+    k = camera.default_intrinsics(240, 320)
+    a, b = (PoseEstimator(m, normalization="imagenet", detector=None).estimate(
+        image, BOXES, intrinsics=k) for m in (ref, fast))
+    for ra, rb in zip(a, b):
+        np.testing.assert_allclose(rb.coords, ra.coords, atol=1e-3)
+        assert rb.joint_confidence is not None
+        np.testing.assert_allclose(rb.joint_confidence, ra.joint_confidence, atol=1e-3)

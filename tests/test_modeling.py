@@ -199,3 +199,50 @@ def test_mixed_precision_forward_and_gradient():
 def test_bad_options_raise_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _copy_by_name(source, target):
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+
+
+@pytest.mark.parametrize("variant,head", [("xs", "coords"), ("s", "heatmap")])
+def test_head_before_upsample_computes_the_same_function(variant, head):
+    # conv1x1 and align-corners bilinear upsampling commute (both linear, the
+    # interpolation weights of every output pixel sum to one, so the bias passes
+    # through): the reordered graph must give the reference's output with its weights.
+    ref = mhp_tf.build_model(variant, input_size=64, head=head)
+    fast = mhp_tf.build_model(variant, input_size=64, head=head, head_before_upsample=True)
+    assert "decoder2_upsample" in [l.name for l in ref.layers]
+    assert "decoder2_upsample" not in [l.name for l in fast.layers]
+    rng = np.random.default_rng(3)
+    # A head far from its N(0, 0.001) init, so the logits (and coords) are far from uniform.
+    head_conv = ref.get_layer("head_conv")
+    kernel, bias = head_conv.get_weights()
+    head_conv.set_weights([rng.normal(0, 0.2, kernel.shape).astype(np.float32),
+                           rng.normal(0, 1.0, bias.shape).astype(np.float32)])
+    _copy_by_name(ref, fast)
+    assert len(fast.weights) == len(ref.weights)
+    x = rng.uniform(-2, 2, (2, 64, 64, 3)).astype(np.float32)
+    want, got = ref(x).numpy(), fast(x).numpy()
+    assert got.shape == want.shape
+    if head == "coords":
+        assert want.std() > 0.2  # not every joint at the grid centre
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+    # The full-resolution logits are where callers look for them.
+    assert fast.logits_layer.name == "head_upsample" and ref.logits_layer.name == "head_conv"
+    assert tuple(fast.logits_layer.output.shape[1:3]) == (fast.heatmap_shape[0],) * 2
+
+
+def test_head_before_upsample_quarters_the_head_macs():
+    ref = mhp_tf.build_model("xs", input_size=128)
+    fast = mhp_tf.build_model("xs", input_size=128, head_before_upsample=True)
+    # Head: 1x1 conv 256 -> 18 * 32 channels, on 16x16 (reference) or 8x8 cells.
+    saved = (16 * 16 - 8 * 8) * 256 * 18 * 32
+    assert count_flops(ref).conv_macs - count_flops(fast).conv_macs == saved
+    config = fast.get_config()
+    assert config["head_before_upsample"] is True
+    assert MobileHumanPose.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="head_before_upsample must be a bool"):
+        mhp_tf.build_model("xs", input_size=64, head_before_upsample="yes")

@@ -40,7 +40,8 @@ Confidence
 ``PoseResult.joint_confidence [J]`` is the peakiness of each joint's heatmap
 (:func:`~mhp_tf.inference.backends.heatmap_confidence`: the softmax mass within
 ``max(1, H // 16)`` output cells of the predicted position) when the model exposes
-its heatmap logits: Keras MobileHumanPose models do (the ``head_conv`` layer of a
+its heatmap logits: Keras MobileHumanPose models do (the ``head_conv`` layer, or
+``head_upsample`` with ``head_before_upsample``, of a
 ``head='coords'`` model, or the output of a ``head='heatmap'`` model), TFLite and
 SavedModel files when they output the heatmap. ``PoseResult.confidence`` is then the mean joint
 confidence. Otherwise ``joint_confidence`` is None and ``confidence`` is the

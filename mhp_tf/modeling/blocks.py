@@ -143,15 +143,18 @@ def inverted_residual(x, filters: int, stride: int, expansion: int,
 
 
 def decoder_stage(x, mid_channels: int, out_channels: int = 256, activation: str = "prelu",
-                  init: str = "reference", name: str = "decoder"):
+                  init: str = "reference", name: str = "decoder", upsample: bool = True):
     """Decoder stage (``DeConv`` in the reference; no transposed conv).
 
     1x1 conv (bias) -> BN -> act -> 3x3 conv (bias) -> BN -> act ->
-    bilinear x2 upsample with ``align_corners=True``. Any concatenation with
-    skip features happens before the call.
+    bilinear x2 upsample with ``align_corners=True`` (left to the caller when
+    ``upsample=False``). Any concatenation with skip features happens before
+    the call.
     """
     x = conv_bn_act(x, mid_channels, 1, activation=activation, init=init, role="decoder",
                     use_bias=True, name=f"{name}_reduce")
     x = conv_bn_act(x, out_channels, 3, activation=activation, init=init, role="decoder",
                     use_bias=True, name=f"{name}_fuse")
+    if not upsample:
+        return x
     return AlignCornersUpsample2D(2, name=f"{name}_upsample")(x)

@@ -313,8 +313,7 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
             logging.info("Distilling from %s (alpha %.2f)", t.teacher, t.distill_alpha)
         # With the heatmap regulariser the step also needs the head's logits: a second
         # view of the same layers (no new weights).
-        with_logits = tf.keras.Model(model.inputs, [model.get_layer("head_conv").output,
-                                                    model.output]) \
+        with_logits = tf.keras.Model(model.inputs, [model.logits_layer.output, model.output]) \
             if t.heatmap_loss_weight > 0 else None
 
     def teacher_output(images):
