@@ -386,7 +386,10 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         epoch, in_epoch = divmod(step, steps_per_epoch)
         if bar is None and progress and is_chief:
             print(f"Epoch {epoch + 1}/{t.epochs}")
-            bar = tf.keras.utils.Progbar(min(steps_per_epoch, total_steps - epoch * steps_per_epoch))
+            # loss: running mean over the epoch (the Keras convention); lr: current value.
+            bar = tf.keras.utils.Progbar(
+                min(steps_per_epoch, total_steps - epoch * steps_per_epoch),
+                stateful_metrics=["lr"])
             if in_epoch:
                 bar.update(in_epoch)
         loss = float(train_step(iterator))
