@@ -328,3 +328,23 @@ def test_int8_prelu_native_keeps_prelu(xs_model, calibration, converted, images,
                               prelu="relu")
     with pytest.raises(ValueError, match="qat"):
         deploy.use_prelu_rewrite("rewrite", "qat")
+
+
+def test_head_before_upsample_converts_like_the_reference(xs_model, calibration, images,
+                                                         keras_out):
+    """The reordered head (same weights) converts to the same fp32 numbers and to a
+    full-integer int8 model with the same op set."""
+    fast = mhp_tf.build_model("xs", head_before_upsample=True, **TINY)
+    for layer in fast.layers:
+        if layer.weights:
+            layer.set_weights(xs_model.get_layer(layer.name).get_weights())
+    fp32 = tflite.convert_tflite(fast, head="coords")
+    np.testing.assert_allclose(tflite.run_tflite(fp32, images), keras_out["coords"], atol=1e-3)
+    int8 = tflite.convert_tflite(fast, "int8", "heatmap", representative_dataset=calibration,
+                                 num_calibration=8)
+    report = tflite.op_report(int8)
+    assert report["float_ops"] == {} and set(report["ops"]) == INT8_REWRITE_OPS
+    assert report["ops"]["RESIZE_BILINEAR"] == 3 and report["gpu_compatible"]
+    logits = tflite.run_tflite(int8, images)
+    np.testing.assert_allclose(tflite.decode_heatmap_output(logits, 8), keras_out["coords"],
+                               atol=0.2)
