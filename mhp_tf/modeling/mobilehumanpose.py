@@ -81,9 +81,10 @@ class ModelConfig:
         and bilinear weights sum to one, so the two orders give the same
         logits (up to float rounding) with the same weights, while the head -
         the largest layer of every variant - runs on a quarter of the pixels
-        (XS at 128 px: 62.5 -> 34.2 M conv MACs). The weights, layer names and
-        output are unchanged; only the graph order differs. Off by default so
-        the graph (and its FLOP count) is the reference's.
+        (XS at 128 px: 62.5 -> 34.2 M conv MACs). The weights and output are
+        unchanged; the last upsample layer is ``head_upsample`` instead of
+        ``decoder2_upsample``. Off by default so the graph (and its FLOP count)
+        is the reference's.
     """
 
     num_joints: int = 18
