@@ -335,9 +335,7 @@ def test_head_before_upsample_converts_like_the_reference(xs_model, calibration,
     """The reordered head (same weights) converts to the same fp32 numbers and to a
     full-integer int8 model with the same op set."""
     fast = mhp_tf.build_model("xs", head_before_upsample=True, **TINY)
-    for layer in fast.layers:
-        if layer.weights:
-            layer.set_weights(xs_model.get_layer(layer.name).get_weights())
+    deploy.copy_weights_by_name(xs_model, fast, "reordering the head")
     fp32 = tflite.convert_tflite(fast, head="coords")
     np.testing.assert_allclose(tflite.run_tflite(fp32, images), keras_out["coords"], atol=1e-3)
     int8 = tflite.convert_tflite(fast, "int8", "heatmap", representative_dataset=calibration,

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import inference_helpers as helpers
 from mhp_tf.data import pipeline
+from mhp_tf.export import deploy
 from mhp_tf.inference import backends
 from mhp_tf.inference import detector as det
 from mhp_tf.inference.estimator import PoseEstimator
@@ -529,9 +530,7 @@ def test_keras_backend_reads_full_resolution_logits_of_a_reordered_head():
     ref = helpers.random_xs_model()
     fast = mhp_tf.build_model("xs", input_size=64, initializer="torch_default",
                               head_before_upsample=True)
-    for layer in fast.layers:
-        if layer.weights:
-            layer.set_weights(ref.get_layer(layer.name).get_weights())
+    deploy.copy_weights_by_name(ref, fast, "reordering the head")
     image = _test_image(seed=2)
     k = camera.default_intrinsics(240, 320)
     a, b = (PoseEstimator(m, normalization="imagenet", detector=None).estimate(

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import mhp_tf
+from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.modeling import count_flops
 
@@ -201,12 +202,6 @@ def test_bad_options_raise_clear_errors(call, message):
         call()
 
 
-def _copy_by_name(source, target):
-    for layer in target.layers:
-        if layer.weights:
-            layer.set_weights(source.get_layer(layer.name).get_weights())
-
-
 @pytest.mark.parametrize("variant,head", [("xs", "coords"), ("s", "heatmap")])
 def test_head_before_upsample_computes_the_same_function(variant, head):
     # conv1x1 and align-corners bilinear upsampling commute (both linear, the
@@ -222,7 +217,7 @@ def test_head_before_upsample_computes_the_same_function(variant, head):
     kernel, bias = head_conv.get_weights()
     head_conv.set_weights([rng.normal(0, 0.2, kernel.shape).astype(np.float32),
                            rng.normal(0, 1.0, bias.shape).astype(np.float32)])
-    _copy_by_name(ref, fast)
+    deploy.copy_weights_by_name(ref, fast, "reordering the head")
     assert len(fast.weights) == len(ref.weights)
     x = rng.uniform(-2, 2, (2, 64, 64, 3)).astype(np.float32)
     want, got = ref(x).numpy(), fast(x).numpy()

@@ -219,8 +219,6 @@ class KerasBackend(Backend):
     def __init__(self, model, normalization: Optional[str] = None, with_heatmap: bool = True):
         import tensorflow as tf
 
-        from mhp_tf.modeling.mobilehumanpose import heatmap_logits_layer_name
-
         self.model = model
         shape = model.input_shape
         if isinstance(shape, list) or len(shape) != 4 or shape[3] != 3 or shape[1] != shape[2] \
@@ -243,8 +241,9 @@ class KerasBackend(Backend):
         self._tap = False
         if not self._heatmap_output and with_heatmap:
             try:
-                head = model.get_layer(
-                    heatmap_logits_layer_name(cfg) if cfg is not None else "head_conv").output
+                # MobileHumanPose knows its logits layer; other models name it head_conv.
+                head = (model.logits_layer if cfg is not None
+                        else model.get_layer("head_conv")).output
             except ValueError:
                 head = None
             if head is not None and len(head.shape) == 4:

@@ -145,11 +145,6 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
 
-def heatmap_logits_layer_name(cfg: ModelConfig) -> str:
-    """Name of the layer that outputs the full-resolution heatmap logits."""
-    return "head_upsample" if cfg.head_before_upsample else "head_conv"
-
-
 def _resample_to(x, reference, name: str):
     """Bring ``x`` to the spatial size of ``reference`` (residual concat)."""
     src, dst = x.shape[1], reference.shape[1]
@@ -259,7 +254,8 @@ class MobileHumanPose(tf.keras.Model):
     def logits_layer(self) -> tf.keras.layers.Layer:
         """The layer whose output is the full-resolution ``[B, H, W, J * D]`` heatmap
         logits: ``head_conv``, or ``head_upsample`` when ``head_before_upsample``."""
-        return self.get_layer(heatmap_logits_layer_name(self._mhp_config))
+        return self.get_layer(
+            "head_upsample" if self._mhp_config.head_before_upsample else "head_conv")
 
     def get_config(self):
         return {"name": self.name, **self._mhp_config.to_dict()}
