@@ -15,8 +15,6 @@ random data (no input pipeline). Inference: forward pass in inference mode.
 
 import os
 import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,40 +26,18 @@ import tensorflow as tf  # noqa: E402
 
 import mhp_tf  # noqa: E402
 from mhp_tf.modeling import count_flops  # noqa: E402
-from mhp_tf.training.losses import coord_l1_loss  # noqa: E402
+import bench_utils  # noqa: E402
+from bench_utils import l1_train_step  # noqa: E402
+from bench_utils import random_batch  # noqa: E402
+from bench_utils import time_alternating  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("variants", ["xs"], "Presets to benchmark.")
-flags.DEFINE_integer("input_size", 128, "Input size.")
-flags.DEFINE_integer("batch_size", 64, "Batch size of the training step.")
+bench_utils.define_flags(steps=5)
 flags.DEFINE_integer("infer_batch_size", 1, "Batch size of the inference timing.")
-flags.DEFINE_integer("rounds", 5, "Alternating timing rounds (median reported).",
-                     lower_bound=1)
-flags.DEFINE_integer("steps", 5, "Calls per round.", lower_bound=1)
-flags.DEFINE_integer("num_joints", 18, "Number of joints.")
 
 
 def _train_step(model, batch_size):
-    cfg = model.mhp_config
-    optimizer = tf.keras.optimizers.Adam(1e-4)
-    rng = np.random.default_rng(0)
-    images = tf.constant(rng.uniform(-2, 2, (batch_size, cfg.input_size, cfg.input_size, 3))
-                         .astype(np.float32))
-    coords = tf.constant(rng.uniform(0, cfg.heatmap_size, (batch_size, cfg.num_joints, 3))
-                         .astype(np.float32))
-    vis = tf.ones([batch_size, cfg.num_joints])
-    have_depth = tf.ones([batch_size])
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            pred = model(images, training=True)
-            loss = tf.reduce_mean(coord_l1_loss(pred, coords, vis, have_depth))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    return step, batch_size
+    return l1_train_step(model, random_batch(model.mhp_config, batch_size)), batch_size
 
 
 def _forward(model, batch_size):
@@ -70,21 +46,6 @@ def _forward(model, batch_size):
                          .astype(np.float32))
     fn = tf.function(lambda: model(images, training=False))
     return fn, batch_size
-
-
-def _time(calls, rounds, steps):
-    """``{key: images/s}``: median over ``rounds`` alternating rounds of ``steps`` calls."""
-    for fn, _ in calls.values():  # trace and warm up
-        for _ in range(2):
-            fn().numpy()
-    rates = {key: [] for key in calls}
-    for _ in range(rounds):
-        for key, (fn, batch) in calls.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn().numpy()
-            rates[key].append(steps * batch / (time.perf_counter() - start))
-    return {key: statistics.median(v) for key, v in rates.items()}
 
 
 def main(argv):
@@ -102,9 +63,9 @@ def main(argv):
                                             input_size=FLAGS.input_size,
                                             head_before_upsample=order)
                   for order in (False, True)}
-        train = _time({k: _train_step(m, FLAGS.batch_size) for k, m in models.items()},
+        train = time_alternating({k: _train_step(m, FLAGS.batch_size) for k, m in models.items()},
                       FLAGS.rounds, FLAGS.steps)
-        infer = _time({k: _forward(m, FLAGS.infer_batch_size) for k, m in models.items()},
+        infer = time_alternating({k: _forward(m, FLAGS.infer_batch_size) for k, m in models.items()},
                       FLAGS.rounds, FLAGS.steps)
         for order, model in models.items():
             name = "head before upsample" if order else "reference"

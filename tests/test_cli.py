@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -42,3 +44,15 @@ def test_benchmark_script_smoke(tmp_path):
     results = json.loads(out_json.read_text())["results"]
     assert [r["batch"] for r in results] == [1, 2]
     assert all(r["median_ms"] > 0 and r["params"] == 1_040_240 for r in results)
+
+
+@pytest.mark.slow  # about 50 s: two processes, three models traced
+def test_side_by_side_step_benchmarks_smoke():
+    # Both import scripts/bench_utils.py; each prints one ratio row per variant.
+    for script, ratio_row in (("scripts/benchmark_soft_argmax.py", "8x8x32"),
+                              ("scripts/benchmark_head_order.py", "ratio")):
+        proc = _run([script, "--input_size=64", "--batch_size=2", "--rounds=1",
+                     "--steps=1"])
+        assert proc.returncode == 0, proc.stderr
+        rows = [line for line in proc.stdout.splitlines() if ratio_row in line]
+        assert len(rows) == 1 and rows[0].rstrip().endswith("x"), proc.stdout

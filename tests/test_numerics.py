@@ -11,6 +11,7 @@ from mhp_tf.modeling.layers import AlignCornersUpsample2D
 from mhp_tf.modeling.layers import AvgPool3x3S2
 from mhp_tf.modeling.layers import SoftArgmax3D
 from mhp_tf.modeling.layers import soft_argmax_3d
+from mhp_tf.modeling.layers import soft_argmax_3d_direct
 
 
 def torch_conv2d_reference(x, w, stride, pad):
@@ -105,22 +106,66 @@ def soft_argmax_reference(logits, depth):
     return np.stack([x, y, z], -1)
 
 
+SOFT_ARGMAX_FNS = pytest.mark.parametrize("fn", [soft_argmax_3d, soft_argmax_3d_direct],
+                                          ids=["softmax", "direct"])
+
+
+@SOFT_ARGMAX_FNS
 @pytest.mark.parametrize("shape,depth", [((2, 6, 5, 3 * 4), 4), ((1, 8, 8, 2 * 8), 8)])
-def test_soft_argmax_matches_reference(rng, shape, depth):
+def test_soft_argmax_matches_reference(rng, fn, shape, depth):
     logits = (3 * rng.standard_normal(shape)).astype(np.float32)
-    got = soft_argmax_3d(logits, depth).numpy()
+    got = fn(logits, depth).numpy()
     want = soft_argmax_reference(logits, depth)
     assert got.shape == (shape[0], shape[3] // depth, 3)
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
 
 
-def test_soft_argmax_of_a_peak_is_its_position():
+@SOFT_ARGMAX_FNS
+def test_soft_argmax_of_a_peak_is_its_position(fn):
     h, w, d, j = 8, 8, 8, 2
     logits = np.full((1, h, w, j * d), -50.0, np.float32)
     logits[0, 5, 2, 0 * d + 6] = 50.0  # joint 0 at x=2, y=5, z=6
     logits[0, 1, 7, 1 * d + 0] = 50.0  # joint 1 at x=7, y=1, z=0
-    np.testing.assert_allclose(soft_argmax_3d(logits, d).numpy()[0],
-                               [[2, 5, 6], [7, 1, 0]], atol=1e-4)
+    np.testing.assert_allclose(fn(logits, d).numpy()[0], [[2, 5, 6], [7, 1, 0]], atol=1e-4)
+
+
+@SOFT_ARGMAX_FNS
+def test_soft_argmax_gradient_matches_hand_derivation(rng, fn):
+    # For c_jk = sum_i p_ji g_ik (p = softmax over joint j's voxels, g_ik = coordinate k
+    # of voxel i), d(sum_jk w_jk c_jk) / d logit_ji = p_ji * sum_k w_jk (g_ik - c_jk).
+    b, h, w, d, j = 2, 5, 4, 3, 2
+    logits = (4 * rng.standard_normal((b, h, w, j * d))).astype(np.float32)
+    weights = rng.standard_normal((b, j, 3)).astype(np.float32)
+    x = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(fn(x, d) * weights)
+    got = tape.gradient(loss, x).numpy()
+
+    vol = logits.astype(np.float64).reshape(b, h, w, j, d)
+    prob = softmax(vol.transpose(0, 3, 1, 2, 4).reshape(b, j, -1), axis=-1)  # [B, J, H*W*D]
+    yy, xx, zz = np.meshgrid(np.arange(h), np.arange(w), np.arange(d), indexing="ij")
+    grid = np.stack([xx.ravel(), yy.ravel(), zz.ravel()], axis=-1)  # [H*W*D, 3]
+    coords = prob @ grid                                             # [B, J, 3]
+    want = prob * np.einsum("bjk,bjik->bji", weights, grid[None, None] - coords[:, :, None])
+    want = want.reshape(b, j, h, w, d).transpose(0, 2, 3, 1, 4).reshape(logits.shape)
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
+
+
+def test_soft_argmax_layer_uses_the_direct_form_only_in_training(rng):
+    layer = SoftArgmax3D(4)
+    logits = tf.constant(3 * rng.standard_normal((2, 4, 4, 3 * 4)), tf.float32)
+    np.testing.assert_allclose(layer(logits, training=True).numpy(),
+                               layer(logits, training=False).numpy(), atol=1e-5, rtol=0)
+
+    def op_types(training):
+        fn = tf.function(lambda t: layer(t, training=training))
+        graph = fn.get_concrete_function(tf.TensorSpec([None, 4, 4, 12])).graph
+        return {op.type for op in graph.get_operations()}
+
+    # Inference and export keep the SOFTMAX op (the int8 TFLite converter keys on it).
+    assert "Softmax" in op_types(False) and "Softmax" in op_types(None)
+    assert "Softmax" not in op_types(True) and "Exp" in op_types(True)
 
 
 def test_soft_argmax_layer_is_float32_under_mixed_precision(rng):
@@ -134,8 +179,9 @@ def test_soft_argmax_layer_is_float32_under_mixed_precision(rng):
     np.testing.assert_allclose(got.numpy(), want, atol=1e-5, rtol=0)
 
 
-def test_soft_argmax_rejects_bad_shapes():
+@SOFT_ARGMAX_FNS
+def test_soft_argmax_rejects_bad_shapes(fn):
     with pytest.raises(ValueError, match="multiple of depth"):
-        soft_argmax_3d(np.zeros((1, 4, 4, 10), np.float32), 4)
+        fn(np.zeros((1, 4, 4, 10), np.float32), 4)
     with pytest.raises(ValueError, match=r"\[B, H, W, J\*D\]"):
-        soft_argmax_3d(np.zeros((4, 4, 8), np.float32), 4)
+        fn(np.zeros((4, 4, 8), np.float32), 4)

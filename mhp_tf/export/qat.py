@@ -50,7 +50,7 @@ from mhp_tf.modeling import AlignCornersUpsample2D
 from mhp_tf.modeling import AvgPool3x3S2
 from mhp_tf.modeling import ModelConfig
 from mhp_tf.modeling import SoftArgmax3D
-from mhp_tf.modeling import soft_argmax_3d
+from mhp_tf.modeling import soft_argmax_3d_direct
 from mhp_tf.training.losses import coord_l1_loss
 
 _quantize = tfmot.quantization.keras
@@ -259,7 +259,7 @@ def qat_finetune(qat_model: tf.keras.Model, dataset: tf.data.Dataset, steps: int
     def train_step(batch):
         with tf.GradientTape() as tape:
             logits = qat_model(batch["image"], training=True)
-            pred = soft_argmax_3d(logits, depth)
+            pred = soft_argmax_3d_direct(logits, depth)
             loss = tf.reduce_mean(coord_l1_loss(pred, batch["coords"], batch["vis"],
                                                 batch["have_depth"]))
         grads = tape.gradient(loss, variables)

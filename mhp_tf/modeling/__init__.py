@@ -8,6 +8,7 @@ from mhp_tf.modeling.layers import SoftArgmax3D
 from mhp_tf.modeling.layers import heatmap_marginals
 from mhp_tf.modeling.layers import make_divisible
 from mhp_tf.modeling.layers import soft_argmax_3d
+from mhp_tf.modeling.layers import soft_argmax_3d_direct
 from mhp_tf.modeling.mobilehumanpose import MobileHumanPose
 from mhp_tf.modeling.mobilehumanpose import ModelConfig
 from mhp_tf.modeling.mobilehumanpose import TOPOLOGIES
