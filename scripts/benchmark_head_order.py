@@ -21,7 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import mhp_tf  # noqa: E402
@@ -41,9 +40,7 @@ def _train_step(model, batch_size):
 
 
 def _forward(model, batch_size):
-    size = model.mhp_config.input_size
-    images = tf.constant(np.random.default_rng(1).uniform(-2, 2, (batch_size, size, size, 3))
-                         .astype(np.float32))
+    images = random_batch(model.mhp_config, batch_size, seed=1)["image"]
     fn = tf.function(lambda: model(images, training=False))
     return fn, batch_size
 
