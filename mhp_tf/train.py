@@ -49,6 +49,9 @@ _OVERRIDES = {
     "teacher": ("train.teacher", "string", "Distill from this trained model (.keras file or "
                 "run folder; same input size, joints and normalisation)."),
     "distill_alpha": ("train.distill_alpha", "float", "Weight of the teacher term (0..1)."),
+    "init_weights": ("train.init_weights", "string", "Start from this trained model's weights "
+                     "(.keras file or run folder; same network, any input size) instead of "
+                     "random ones. Ignored when the run resumes from its own checkpoint."),
 }
 
 
@@ -114,27 +117,34 @@ def main(argv):
         with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:
             json.dump({**summary["eval"], "baselines": baselines}, f, indent=2)
         if baselines:
-            before, after = baselines["untrained_mpjpe"], summary["eval"]["mpjpe"]
-            print(f"Held-out MPJPE ({cfg.data.test}/{cfg.data.test_split}): untrained "
+            start = "initial" if "initial_mpjpe" in baselines else "untrained"
+            before, after = baselines[f"{start}_mpjpe"], summary["eval"]["mpjpe"]
+            print(f"Held-out MPJPE ({cfg.data.test}/{cfg.data.test_split}): {start} "
                   f"{before:.1f} mm -> trained {after:.1f} mm ({100 * (after - before) / before:+.1f}"
                   f"%); mean-pose baseline {baselines['mean_pose_mpjpe']:.1f} mm")
 
 
 def report_baselines(cfg, evaluate_fn):
-    """MPJPE of the untrained model (same seed as training) and of the mean pose."""
+    """MPJPE of the model before training (random, same seed as training; or the
+    ``train.init_weights`` model) and of the mean pose."""
     import tensorflow as tf
 
     from mhp_tf.evaluation import evaluator
     from mhp_tf.training import trainer
 
     tf.keras.utils.set_random_seed(cfg.train.seed)
-    untrained = evaluate_fn(trainer.build_model(cfg))
+    model = trainer.build_model(cfg)
+    name = "untrained model"
+    if cfg.train.init_weights:
+        name = f"initial model ({trainer.load_init_weights(model, cfg.train.init_weights)})"
+    start = evaluate_fn(model)
     mean_pose = evaluator.mean_pose_baseline(
         cfg.data.train, cfg.data.test, cfg.data.test_split, cfg.data.data_dir,
         cfg.data.skeleton, cfg.train.eval_max_examples)
-    print(f"Before training: untrained model MPJPE {untrained['mpjpe']:.1f} mm, "
+    print(f"Before training: {name} MPJPE {start['mpjpe']:.1f} mm, "
           f"mean-pose baseline {mean_pose['mpjpe']:.1f} mm")
-    return {"untrained_mpjpe": untrained["mpjpe"], "mean_pose_mpjpe": mean_pose["mpjpe"]}
+    key = "initial_mpjpe" if cfg.train.init_weights else "untrained_mpjpe"
+    return {key: start["mpjpe"], "mean_pose_mpjpe": mean_pose["mpjpe"]}
 
 
 if __name__ == "__main__":

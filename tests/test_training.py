@@ -106,6 +106,56 @@ def test_trains_checkpoints_and_resumes(data_dir, tmp_path):
         trainer.train(tiny_config(data_dir, **{"model.embedding_size": "16"}), model_dir)
 
 
+def _layer_weights(model):
+    return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+
+def test_init_weights_starts_from_a_trained_run_at_another_input_size(data_dir, tmp_path):
+    source_dir = str(tmp_path / "source")
+    trainer.train(tiny_config(data_dir), source_dir, max_steps=3, progress=False)
+    source = tf.keras.models.load_model(os.path.join(source_dir, "model.keras"), compile=False)
+
+    # A second stage at twice the input size starts from exactly the trained weights
+    # (BatchNorm statistics included); 0 steps keeps them as loaded.
+    big = {"model.input_size": "128", "train.init_weights": source_dir}
+    stage2_dir = str(tmp_path / "stage2")
+    trainer.train(tiny_config(data_dir, **big), stage2_dir, max_steps=0, progress=False)
+    stage2 = tf.keras.models.load_model(os.path.join(stage2_dir, "model.keras"), compile=False)
+    assert stage2.input_shape == (None, 128, 128, 3) and source.input_shape[1] == 64
+    want, got = _layer_weights(source), _layer_weights(stage2)
+    assert want.keys() == got.keys() and len(want) > 50
+    for name in want:
+        for w, g in zip(want[name], got[name]):
+            np.testing.assert_array_equal(g, w, err_msg=name)
+    # The random start differs (so the equality above is not trivial).
+    fresh = trainer.build_model(tiny_config(data_dir))
+    assert not np.array_equal(fresh.get_layer("head_conv").get_weights()[0],
+                              want["head_conv"][0])
+
+    # A run that resumes restores its own checkpoint and never reads init_weights (here a
+    # missing file) again, while a fresh run with a missing source stops with a clear error.
+    missing = tiny_config(data_dir, **{"train.init_weights": str(tmp_path / "gone.keras")})
+    assert trainer.train(missing, source_dir, max_steps=4, progress=False)["steps"] == 4
+    with pytest.raises(FileNotFoundError, match="train.init_weights: no such model"):
+        trainer.train(missing, str(tmp_path / "fresh"), max_steps=1, progress=False)
+
+
+def test_init_weights_refuses_another_network(data_dir, tmp_path):
+    other = trainer.build_model(tiny_config(data_dir, **{"model.depth_bins": "16"}))
+    path = str(tmp_path / "other.keras")
+    other.save(path)
+    model = trainer.build_model(tiny_config(data_dir))
+    before = model.get_layer("stem_conv").get_weights()[0].copy()
+    with pytest.raises(ValueError,
+                       match=r"while initialising from .*'head_conv' has weight shapes"):
+        trainer.load_init_weights(model, path)
+    # Nothing was copied: the check runs before any layer is set.
+    np.testing.assert_array_equal(model.get_layer("stem_conv").get_weights()[0], before)
+    with pytest.raises(ValueError, match="init_weights and train.base_weights"):
+        config_lib.make_config("movnect", 15, {"train.init_weights": path,
+                                               "train.base_weights": "imagenet"})
+
+
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(data_dir, tmp_path, monkeypatch):
     model_dir = str(tmp_path / "nan")
     cfg = tiny_config(data_dir)

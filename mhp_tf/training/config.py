@@ -95,6 +95,12 @@ class TrainConfig:
     # path of a MobileNetV2 weights file (.h5) with the model's base width.
     location_loss_weight: float = 1.0
     base_weights: Optional[str] = None
+    # Start from another run's weights instead of random ones (fine-tuning, or a second
+    # stage at a higher input size): a .keras file or a run folder holding model.keras,
+    # of the same network family. Every layer with weights is copied by name; the input
+    # size may differ, the weight shapes may not. Used only when the run starts: a resumed
+    # run restores its own checkpoint. The optimizer starts fresh.
+    init_weights: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -137,6 +143,8 @@ class ExperimentConfig:
         check(t.heatmap_loss_weight >= 0 and t.heatmap_sigma > 0,
               "train.heatmap_loss_weight must be >= 0 and train.heatmap_sigma > 0")
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
+        check(not (t.init_weights and t.base_weights),
+              "train.init_weights and train.base_weights are both set; give one of them")
         for key in ("occlusion_prob", "rotation_prob", "flip_prob"):
             check(0.0 <= getattr(d, key) <= 1.0,
                   f"data.{key} must be in [0, 1], got {getattr(d, key)}")

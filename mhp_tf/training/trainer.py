@@ -30,6 +30,7 @@ from mhp_tf import skeletons
 from mhp_tf import visualize
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
+from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.modeling import heatmap_marginals
 from mhp_tf.modeling import movnect as movnect_lib
@@ -135,6 +136,23 @@ def load_base_weights(model: tf.keras.Model, source: str) -> int:
     copied = movnect_lib.copy_mobilenet_v2_weights(model, base)
     logging.info("Copied %d MobileNetV2 layers from %s", copied, source)
     return copied
+
+
+def load_init_weights(model: tf.keras.Model, source: str) -> str:
+    """Copy a trained model's weights into ``model`` (``train.init_weights``).
+
+    ``source``: a ``.keras`` file or a run folder holding ``model.keras``. Every layer
+    with weights is copied by name, BatchNorm statistics included; the input size may
+    differ (no weight depends on it), the weight shapes may not. Returns the file used.
+    """
+    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"train.init_weights: no such model {path!r} (give a .keras "
+                                f"file or a training run folder holding model.keras)")
+    trained = tf.keras.models.load_model(path, compile=False)
+    deploy.copy_weights_by_name(trained, model, f"initialising from {path} "
+                                f"(train.init_weights: the same network is needed)")
+    return path
 
 
 def movnect_step_loss(cfg: ExperimentConfig, batch, pred, teacher_out=None):
@@ -305,6 +323,8 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             logging.info("Resumed from %s (step %d)", manager.latest_checkpoint,
                          int(optimizer.iterations.numpy()))
+        elif t.init_weights:
+            logging.info("Initialised from %s", load_init_weights(model, t.init_weights))
         if not track_iterator:
             iterator = iter(make_dataset(int(optimizer.iterations.numpy()) * t.batch_size))
         teacher = teacher_scale = None
