@@ -60,10 +60,12 @@ def main(argv):
                                             input_size=FLAGS.input_size,
                                             head_before_upsample=order)
                   for order in (False, True)}
-        train = time_alternating({k: _train_step(m, FLAGS.batch_size) for k, m in models.items()},
-                      FLAGS.rounds, FLAGS.steps)
-        infer = time_alternating({k: _forward(m, FLAGS.infer_batch_size) for k, m in models.items()},
-                      FLAGS.rounds, FLAGS.steps)
+        train = time_alternating(
+            {k: _train_step(m, FLAGS.batch_size) for k, m in models.items()},
+            FLAGS.rounds, FLAGS.steps)
+        infer = time_alternating(
+            {k: _forward(m, FLAGS.infer_batch_size) for k, m in models.items()},
+            FLAGS.rounds, FLAGS.steps)
         for order, model in models.items():
             name = "head before upsample" if order else "reference"
             print(f"{variant:8s}{name:>22s}{count_flops(model).conv_macs / 1e9:12.4f}"

@@ -138,6 +138,16 @@ def load_base_weights(model: tf.keras.Model, source: str) -> int:
     return copied
 
 
+def _model_file(source: str, missing: str) -> str:
+    """The ``.keras`` file of ``source`` (that file, or a run folder's ``model.keras``);
+    FileNotFoundError starting with ``missing`` if there is none."""
+    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{missing}: {path} (give a .keras file or a training run "
+                                f"folder holding model.keras)")
+    return path
+
+
 def load_init_weights(model: tf.keras.Model, source: str) -> str:
     """Copy a trained model's weights into ``model`` (``train.init_weights``).
 
@@ -145,10 +155,7 @@ def load_init_weights(model: tf.keras.Model, source: str) -> str:
     with weights is copied by name, BatchNorm statistics included; the input size may
     differ (no weight depends on it), the weight shapes may not. Returns the file used.
     """
-    path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"train.init_weights: no such model {path!r} (give a .keras "
-                                f"file or a training run folder holding model.keras)")
+    path = _model_file(source, "train.init_weights: no such model")
     trained = tf.keras.models.load_model(path, compile=False)
     deploy.copy_weights_by_name(trained, model, f"initialising from {path} "
                                 f"(train.init_weights: the same network is needed)")
@@ -196,10 +203,7 @@ def load_teacher(path: str, cfg: ExperimentConfig):
     resolution may differ (an L teacher for an XS student).
     """
     run_dir = path if os.path.isdir(path) else None
-    model_path = os.path.join(path, "model.keras") if run_dir else path
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"teacher model not found: {model_path} (give a .keras file "
-                                f"or a training run folder holding model.keras)")
+    model_path = _model_file(path, "teacher model not found")
     if run_dir and os.path.exists(os.path.join(run_dir, "config.json")):
         tcfg = ExperimentConfig.load(run_dir)
         for field in ("normalization", "skeleton"):
