@@ -58,6 +58,8 @@ setup(
               + ["mhp_tf_datasets"]
               + ["mhp_tf_datasets." + p for p in find_packages(where="datasets")]),
     package_dir={"mhp_tf_datasets": "datasets"},
+    # Pretrained presets (mhp_tf/pretrained/<name>/: model.keras, config.json, preset.json).
+    package_data={"mhp_tf.pretrained": ["*/preset.json", "*/config.json", "*/model.keras"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     classifiers=[

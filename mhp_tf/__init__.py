@@ -41,6 +41,8 @@ _LAZY = {
     "PoseEstimator": "mhp_tf.inference.estimator",
     "PoseResult": "mhp_tf.inference.estimator",
     "VideoPoseEstimator": "mhp_tf.inference.video",
+    "from_preset": "mhp_tf.pretrained",
+    "list_presets": "mhp_tf.pretrained",
 }
 
 
@@ -55,6 +57,8 @@ def __getattr__(name):
 __all__ = [
     "build_model",
     "count_flops",
+    "from_preset",
+    "list_presets",
     "MobileHumanPose",
     "ModelConfig",
     "PRESETS",

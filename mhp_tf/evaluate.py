@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Training run folder (uses model.keras and "
-                        "config.json; the latest checkpoint if newer).")
+                        "config.json; the latest checkpoint if newer), or a preset name.")
     flags.DEFINE_string("model", None, "A saved .keras model (instead of --model_dir).")
     flags.DEFINE_string("dataset", None, "Dataset (default: the run's test dataset).")
     flags.DEFINE_string("split", "test", "Split.")
@@ -50,8 +50,11 @@ def load_for_eval(model_dir=None, model_path=None):
     import mhp_tf  # noqa: F401  registers custom objects
     from mhp_tf.training.config import ExperimentConfig
 
+    from mhp_tf import pretrained
+
     cfg = None
     if model_dir:
+        model_dir = pretrained.resolve(model_dir)[0]
         cfg = ExperimentConfig.load(model_dir)
         model_path = model_path or os.path.join(model_dir, "model.keras")
     if not model_path or not os.path.exists(model_path):
@@ -102,7 +105,11 @@ def main(argv):
         result = evaluator.evaluate(model, dataset, FLAGS.split, data_dir, pipe,
                                     FLAGS.batch_size, FLAGS.flip_test, FLAGS.max_examples)
         print(evaluator.format_result(result))
-    out = FLAGS.output or os.path.join(FLAGS.model_dir or ".",
+    from mhp_tf import pretrained
+
+    # A preset's folder is inside the installed package: write beside the caller instead.
+    out_dir = "." if pretrained.resolve(FLAGS.model_dir or ".")[1] else (FLAGS.model_dir or ".")
+    out = FLAGS.output or os.path.join(out_dir,
                                        f"eval_{dataset.replace('/', '_')}_{FLAGS.split}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=2)

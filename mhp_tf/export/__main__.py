@@ -22,14 +22,19 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from mhp_tf import pretrained  # noqa: E402
+
 FLAGS = flags.FLAGS
 FORMATS = ("keras", "saved_model", "tflite")
 
 
 def define_flags():
-    flags.DEFINE_string("model_dir", None, "Training run folder (model.keras + config.json).")
-    flags.DEFINE_string("model", None, "A .keras model file (instead of --model_dir).")
-    flags.DEFINE_string("out", None, "Output folder (default: <model_dir>/export).")
+    flags.DEFINE_string("model_dir", None, "Training run folder (model.keras + config.json) "
+                        "or a preset name (python -m mhp_tf.pretrained lists them).")
+    flags.DEFINE_string("model", None, "A .keras model file or a preset name (instead of "
+                        "--model_dir).")
+    flags.DEFINE_string("out", None, "Output folder (default: <model_dir>/export; for a "
+                        "preset: ./export_<name>).")
     flags.DEFINE_list("formats", ["saved_model", "tflite"], f"Any of {FORMATS}.")
     flags.DEFINE_list("quant", ["none"], "TFLite modes: none, fp16, dynamic, int8, qat.")
     flags.DEFINE_enum("head", "coords", ["coords", "heatmap"],
@@ -57,6 +62,9 @@ def resolve(model_dir, model_path, normalization, skeleton, calibration, data_di
     if bool(model_dir) == bool(model_path):
         raise app.UsageError("give exactly one of --model_dir and --model")
     cfg = None
+    preset = pretrained.resolve(model_dir or model_path)[1]
+    if preset is not None:
+        model_dir, model_path = preset.folder, None
     if model_dir:
         model_path = os.path.join(model_dir, "model.keras")
         if os.path.exists(os.path.join(model_dir, "config.json")):
@@ -147,8 +155,13 @@ def main(argv):
         raise app.UsageError(f"unknown --quant {sorted(bad)}; choose from {tflite.QUANT_MODES}")
     model, cfg, settings = resolve(FLAGS.model_dir, FLAGS.model, FLAGS.normalization,
                                    FLAGS.skeleton, FLAGS.calibration_dataset, FLAGS.data_dir)
-    out_dir = FLAGS.out or os.path.join(FLAGS.model_dir or os.path.dirname(FLAGS.model),
-                                        "export")
+    preset = pretrained.resolve(FLAGS.model_dir or FLAGS.model)[1]
+    if FLAGS.out:
+        out_dir = FLAGS.out
+    elif preset is not None:  # never write into the installed package
+        out_dir = os.path.abspath(f"export_{preset.name}")
+    else:
+        out_dir = os.path.join(FLAGS.model_dir or os.path.dirname(FLAGS.model), "export")
     os.makedirs(out_dir, exist_ok=True)
     if "keras" in FLAGS.formats:
         path = os.path.join(out_dir, "model.keras")

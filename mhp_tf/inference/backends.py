@@ -520,11 +520,16 @@ def resolve_model_path(path: str) -> Tuple[str, str]:
     """``(kind, path)`` for a model file or folder; ``kind`` in keras / saved_model / tflite.
 
     Folders: a SavedModel, a run folder holding ``model.keras`` (or ``export/`` with a
-    SavedModel), or a folder with exactly one ``.tflite``.
+    SavedModel), or a folder with exactly one ``.tflite``. A name that is no path but a
+    preset's (:mod:`mhp_tf.pretrained`) gives that preset's model.
     """
-    path = os.path.expanduser(str(path))
+    from mhp_tf import pretrained
+
+    path = os.path.expanduser(pretrained.resolve(str(path))[0])
     if not os.path.exists(path):
-        raise ValueError(f"model path {path!r} does not exist")
+        names = ", ".join(pretrained.list_presets()) or "none installed"
+        raise ValueError(f"model path {path!r} does not exist (nor is it a preset name; "
+                         f"presets: {names})")
     if os.path.isfile(path):
         ext = os.path.splitext(path)[1].lower()
         if ext in (".keras", ".h5"):

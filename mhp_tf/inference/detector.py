@@ -51,7 +51,6 @@ at IoU 0.4. It finds upright, walking/standing people only.
 """
 
 import dataclasses
-import hashlib
 import os
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -59,6 +58,7 @@ from absl import logging
 import cv2
 import numpy as np
 
+from mhp_tf.fileio import sha256_of  # noqa: F401  (re-exported for fetch_models)
 from mhp_tf.postprocess.camera import validate_image
 
 # ----------------------------------------------------------------------------- model files
@@ -81,14 +81,6 @@ def model_cache_dir(path: Optional[str] = None) -> str:
 
 def blazepose_model_path(cache_dir: Optional[str] = None) -> str:
     return os.path.join(model_cache_dir(cache_dir), BLAZEPOSE_FILE)
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def blazepose_available(cache_dir: Optional[str] = None) -> bool:

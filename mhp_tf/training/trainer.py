@@ -26,14 +26,15 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from mhp_tf import pretrained
 from mhp_tf import skeletons
 from mhp_tf import visualize
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
-from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.modeling import heatmap_marginals
 from mhp_tf.modeling import movnect as movnect_lib
+from mhp_tf.modeling.weights import copy_weights_by_name
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
 from mhp_tf.training.losses import distillation_loss
@@ -139,12 +140,13 @@ def load_base_weights(model: tf.keras.Model, source: str) -> int:
 
 
 def _model_file(source: str, missing: str) -> str:
-    """The ``.keras`` file of ``source`` (that file, or a run folder's ``model.keras``);
-    FileNotFoundError starting with ``missing`` if there is none."""
+    """The ``.keras`` file of ``source`` (that file, a run folder's ``model.keras``, or a
+    preset's); FileNotFoundError starting with ``missing`` if there is none."""
+    source = pretrained.resolve(source)[0]
     path = os.path.join(source, "model.keras") if os.path.isdir(source) else source
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{missing}: {path} (give a .keras file or a training run "
-                                f"folder holding model.keras)")
+        raise FileNotFoundError(f"{missing}: {path} (give a .keras file, a training run "
+                                f"folder holding model.keras or a preset name)")
     return path
 
 
@@ -157,7 +159,7 @@ def load_init_weights(model: tf.keras.Model, source: str) -> str:
     """
     path = _model_file(source, "train.init_weights: no such model")
     trained = tf.keras.models.load_model(path, compile=False)
-    deploy.copy_weights_by_name(trained, model, f"initialising from {path} "
+    copy_weights_by_name(trained, model, f"initialising from {path} "
                                 f"(train.init_weights: the same network is needed)")
     return path
 
