@@ -356,6 +356,9 @@ def define_flags():
     flags.DEFINE_bool("smooth", True, "1-Euro filter the video poses.")
     flags.DEFINE_bool("view3d", True, "Add the 3D view to --out.")
     flags.DEFINE_integer("batch_size", 16, "Crops per network call.")
+    flags.DEFINE_bool("upright", True, "Turn each person's crop so the body axis is vertical "
+                      "(BlazePose's angle on detector frames, the previous pose's in videos); "
+                      "--noupright: axis-aligned crops.")
 
 
 def _intrinsics_from_flag(values) -> Optional[np.ndarray]:
@@ -381,7 +384,7 @@ def main(argv):
     try:
         estimator = PoseEstimator(f.model, normalization=f.normalization, skeleton=f.skeleton,
                                   detector=f.detector, batch_size=f.batch_size,
-                                  fov_degrees=f.fov)
+                                  fov_degrees=f.fov, upright=f.upright)
         k = _intrinsics_from_flag(f.intrinsics)
         if f.image:
             run_image(estimator, f.image, f.out, f.json, k, f.root_depth_method, f.view3d,
