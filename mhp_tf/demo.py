@@ -23,7 +23,14 @@ the per-frame format read by :func:`mhp_tf.motion.pose_io.load_pose_json`::
                  "poses3d_rel": [...],                    # root-relative, mm
                  "poses2d": [[[u, v], ...], ...],         # image pixels
                  "track_ids": [0, ...], "confidences": [0.8, ...],
-                 "boxes": [[x, y, w, h], ...]}, ...]}
+                 "boxes": [[x, y, w, h], ...],
+                 "angles": [0.0, ...]}, ...]}             # crop rotation, radians
+
+With ``--upright`` (the default) each person's crop is turned so that the body axis
+is vertical -- by the BlazePose detector's hip -> body-axis angle on detector frames,
+by the previous frame's pelvis -> thorax direction on tracked video frames (HOG boxes
+have no angle) -- and the poses are turned back (:mod:`mhp_tf.postprocess.upright`);
+``angles`` records each crop's rotation (clockwise on screen from image up).
 
 A progress line and the achieved frame rate are printed to stderr.
 """
@@ -76,6 +83,7 @@ def frame_record(index: int, timestamp: Optional[float], poses: Sequence[PoseRes
         "track_ids": [int(t) for t in track_ids],
         "confidences": [_num(p.confidence) for p in poses],
         "boxes": [_nested(p.box) for p in poses],
+        "angles": [_num(p.angle) for p in poses],
     }
 
 

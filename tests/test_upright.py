@@ -349,3 +349,12 @@ def test_video_turns_the_next_crop_by_the_previous_pose():
     assert pose.box[2] == pytest.approx(pose.box[3])
     off = VideoPoseEstimator(estimator, redetect_every=None, upright=False)
     assert all(f.poses[0].angle == 0.0 for f in [off.process(image) for _ in range(2)])
+
+
+def test_demo_json_records_the_crop_angles():
+    from mhp_tf import demo
+
+    pose = PoseEstimator(_template_fn, input_size=32, heatmap_size=HEATMAP, depth_bins=32,
+                         detector=None).estimate(_noise_image(), [[20.0, 10.0, 60.0, 60.0]],
+                                                 angles=[0.5])[0]
+    assert demo.frame_record(0, None, [pose], [0])["angles"] == [0.5]
