@@ -358,3 +358,28 @@ def test_demo_json_records_the_crop_angles():
                          detector=None).estimate(_noise_image(), [[20.0, 10.0, 60.0, 60.0]],
                                                  angles=[0.5])[0]
     assert demo.frame_record(0, None, [pose], [0])["angles"] == [0.5]
+
+
+def test_blazepose_angles_of_real_people_follow_the_frame():
+    # vtest.avi (pedestrians, opencv-doc): upright people come out near 0, and in the frame
+    # turned by np.rot90 (counter-clockwise) near -90 degrees. BlazePose is not exactly
+    # rotation-equivariant: `scripts/check_upright_detector.py --frames 10` measures
+    # |angle| <= 7.7 and errors <= 11.8 degrees on this frame (max 37.8 over 5 frames),
+    # hence bounds of 20 and 25 degrees; a sign error gives 180.
+    path = helpers.vtest_avi()
+    model = helpers.blazepose_model()
+    if path is None or model is None:
+        pytest.skip(f"vtest.avi or BlazePose not fetchable: {helpers.last_error}")
+    frame = helpers.read_frame(path, 10)
+    h, w = frame.shape[:2]
+    detector = det.BlazePoseDetector(model)
+    people = [d for d in detector.detect(frame) if d.score >= 0.7]
+    assert len(people) >= 2
+    turned = detector.detect(np.ascontiguousarray(np.rot90(frame, 1)))
+    for d in people:
+        assert abs(math.degrees(d.angle)) < 20.0
+        hip = _rot90_points(d.keypoints[0], 1, h, w)
+        match = min(turned, key=lambda t: np.linalg.norm(t.keypoints[0] - hip))
+        assert np.linalg.norm(match.keypoints[0] - hip) < 0.25 * d.box[2]
+        error = upright.normalize_angle(match.angle - (d.angle - np.pi / 2))
+        assert abs(math.degrees(error)) < 25.0

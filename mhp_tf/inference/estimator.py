@@ -20,6 +20,10 @@ Per person (all NumPy, conventions of :mod:`mhp_tf.postprocess.camera`):
    uint8 as TensorFlow's ``ImageProjectiveTransformV3`` does on uint8 images);
    :func:`warp_crops` reproduces the pipeline's crops to within 1 grey level on
    rare pixels. All crops of an image run through the network in batches.
+   *Upright crops* (``estimate(..., angles=)``, ``PoseEstimator(upright=True)``): the
+   crop box is turned by the person's body-axis angle about its centre
+   (:func:`warp_crops_rotated`, OpenCV bilinear) and the decoded poses are turned back
+   (:mod:`mhp_tf.postprocess.upright`); angle 0 is the crop above, bit for bit.
 3. *Decode*: network output in heatmap units -> ``joints2d`` (image px) and, at a root
    depth, ``joints3d_cam`` (mm). Root depth (distance ``Z`` of the root joint):
    ``root_depth=`` when known, else ``root_depth_method='prior'``: RootNet's
