@@ -50,6 +50,7 @@ from mhp_tf.inference.estimator import PoseEstimator
 from mhp_tf.inference.estimator import PoseResult
 from mhp_tf.inference.video import FrameResult
 from mhp_tf.inference.video import VideoPoseEstimator
+from mhp_tf.postprocess import upright
 
 FORMAT = "mhp_tf.poses/1"
 COORDINATES = ("poses3d: camera frame, x right, y down, z away from the camera (mm); "
@@ -127,7 +128,10 @@ def draw_frame(image: np.ndarray, poses: Sequence[PoseResult], estimator: PoseEs
     out = image.copy()
     thickness = max(1, int(round(max(image.shape[:2]) / 400)))
     for k, p in enumerate(poses):
-        if draw_boxes:
+        if draw_boxes and p.angle:  # an upright crop: the box turned with it
+            corners = np.round(upright.box_corners(p.box, p.angle)).astype(np.int32)
+            cv2.polylines(out, [corners], True, (255, 220, 0), thickness)
+        elif draw_boxes:
             x, y, w, h = np.round(p.box).astype(int)
             cv2.rectangle(out, (x, y), (x + w, y + h), (255, 220, 0), thickness)
         out = visualize.draw_skeleton_2d(out, p.joints2d, estimator.skeleton,

@@ -128,6 +128,16 @@ def test_upright_box_from_keypoints_measures_along_the_body():
     np.testing.assert_allclose(straight, [-120.0, -20.0, 240.0, 240.0], atol=1e-9)
 
 
+def test_box_corners():
+    box = [10.0, 20.0, 40.0, 20.0]
+    np.testing.assert_allclose(upright.box_corners(box, 0.0),
+                               [[10, 20], [50, 20], [50, 40], [10, 40]])
+    # A quarter turn clockwise on screen about the centre (30, 30): the top-left corner
+    # (20 left of and 10 above the centre) goes 20 above and 10 right of it.
+    np.testing.assert_allclose(upright.box_corners(box, np.pi / 2)[0], [40.0, 10.0],
+                               atol=1e-12)
+
+
 def test_bad_angles():
     with pytest.raises(ValueError, match=r"\[N=2\]"):
         upright.validate_angles([0.1, 0.2, 0.3], 2)
@@ -355,9 +365,17 @@ def test_demo_json_records_the_crop_angles():
     from mhp_tf import demo
 
     pose = PoseEstimator(_template_fn, input_size=32, heatmap_size=HEATMAP, depth_bins=32,
-                         detector=None).estimate(_noise_image(), [[20.0, 10.0, 60.0, 60.0]],
+                         detector=None).estimate(_noise_image(), [[40.0, 40.0, 60.0, 60.0]],
                                                  angles=[0.5])[0]
     assert demo.frame_record(0, None, [pose], [0])["angles"] == [0.5]
+    # The overlay draws the box turned with the crop: its turned corners are coloured, the
+    # corner of the unturned box is not.
+    est = PoseEstimator(_template_fn, input_size=32, heatmap_size=HEATMAP, depth_bins=32,
+                        detector=None)
+    drawn = demo.draw_frame(np.zeros((200, 200, 3), np.uint8), [pose], est)
+    for x, y in np.round(upright.box_corners(pose.box, 0.5)).astype(int):
+        assert tuple(drawn[y, x]) == (255, 220, 0)
+    assert tuple(drawn[40, 40]) != (255, 220, 0)
 
 
 def test_blazepose_angles_of_real_people_follow_the_frame():

@@ -150,6 +150,14 @@ def box_centers(boxes) -> np.ndarray:
     return b[:, :2] + b[:, 2:] / 2.0
 
 
+def box_corners(box, angle: float) -> np.ndarray:
+    """Corners ``[4, 2]`` of a ``(x, y, w, h)`` box turned by ``angle`` about its centre
+    (top-left, top-right, bottom-right, bottom-left of the upright box), for drawing."""
+    x, y, w, h = (float(v) for v in box)
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    return rotate_points(corners, [x + w / 2.0, y + h / 2.0], angle)
+
+
 def patch_to_image_affine(crop_box, angle: float, size: int) -> np.ndarray:
     """``[2, 3]`` affine of equation (1): patch px ``p`` -> image px ``u``."""
     x, y, w, h = (float(v) for v in crop_box)
