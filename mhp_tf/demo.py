@@ -23,7 +23,14 @@ the per-frame format read by :func:`mhp_tf.motion.pose_io.load_pose_json`::
                  "poses3d_rel": [...],                    # root-relative, mm
                  "poses2d": [[[u, v], ...], ...],         # image pixels
                  "track_ids": [0, ...], "confidences": [0.8, ...],
-                 "boxes": [[x, y, w, h], ...]}, ...]}
+                 "boxes": [[x, y, w, h], ...],
+                 "angles": [0.0, ...]}, ...]}             # crop rotation, radians
+
+With ``--upright`` (the default) each person's crop is turned so that the body axis
+is vertical -- by the BlazePose detector's hip -> body-axis angle on detector frames,
+by the previous frame's pelvis -> thorax direction on tracked video frames (HOG boxes
+have no angle) -- and the poses are turned back (:mod:`mhp_tf.postprocess.upright`);
+``angles`` records each crop's rotation (clockwise on screen from image up).
 
 A progress line and the achieved frame rate are printed to stderr.
 """
@@ -43,6 +50,7 @@ from mhp_tf.inference.estimator import PoseEstimator
 from mhp_tf.inference.estimator import PoseResult
 from mhp_tf.inference.video import FrameResult
 from mhp_tf.inference.video import VideoPoseEstimator
+from mhp_tf.postprocess import upright
 
 FORMAT = "mhp_tf.poses/1"
 COORDINATES = ("poses3d: camera frame, x right, y down, z away from the camera (mm); "
@@ -76,6 +84,7 @@ def frame_record(index: int, timestamp: Optional[float], poses: Sequence[PoseRes
         "track_ids": [int(t) for t in track_ids],
         "confidences": [_num(p.confidence) for p in poses],
         "boxes": [_nested(p.box) for p in poses],
+        "angles": [_num(p.angle) for p in poses],
     }
 
 
@@ -119,7 +128,10 @@ def draw_frame(image: np.ndarray, poses: Sequence[PoseResult], estimator: PoseEs
     out = image.copy()
     thickness = max(1, int(round(max(image.shape[:2]) / 400)))
     for k, p in enumerate(poses):
-        if draw_boxes:
+        if draw_boxes and p.angle:  # an upright crop: the box turned with it
+            corners = np.round(upright.box_corners(p.box, p.angle)).astype(np.int32)
+            cv2.polylines(out, [corners], True, (255, 220, 0), thickness)
+        elif draw_boxes:
             x, y, w, h = np.round(p.box).astype(int)
             cv2.rectangle(out, (x, y), (x + w, y + h), (255, 220, 0), thickness)
         out = visualize.draw_skeleton_2d(out, p.joints2d, estimator.skeleton,
@@ -356,6 +368,9 @@ def define_flags():
     flags.DEFINE_bool("smooth", True, "1-Euro filter the video poses.")
     flags.DEFINE_bool("view3d", True, "Add the 3D view to --out.")
     flags.DEFINE_integer("batch_size", 16, "Crops per network call.")
+    flags.DEFINE_bool("upright", True, "Turn each person's crop so the body axis is vertical "
+                      "(BlazePose's angle on detector frames, the previous pose's in videos); "
+                      "--noupright: axis-aligned crops.")
 
 
 def _intrinsics_from_flag(values) -> Optional[np.ndarray]:
@@ -381,7 +396,7 @@ def main(argv):
     try:
         estimator = PoseEstimator(f.model, normalization=f.normalization, skeleton=f.skeleton,
                                   detector=f.detector, batch_size=f.batch_size,
-                                  fov_degrees=f.fov)
+                                  fov_degrees=f.fov, upright=f.upright)
         k = _intrinsics_from_flag(f.intrinsics)
         if f.image:
             run_image(estimator, f.image, f.out, f.json, k, f.root_depth_method, f.view3d,

@@ -33,10 +33,13 @@ The model's own box is the *face*. Its 4 keypoints are the mid-hip centre, a poi
 whose distance from it gives the full-body size (and rotation), the mid-shoulder
 centre and the upper-body size point. As MediaPipe's ``PoseDetectionToRoi`` does, the
 person box is the square centred on the mid-hip with side twice the hip-to-scale-
-point distance (``AlignmentPointsRectsCalculator``); we keep it axis-aligned and
-leave the margin to the pose pipeline's 1.25x box enlargement (MediaPipe enlarges
-by 1.25 too). Detections scoring below ``min_score`` (0.5, MediaPipe's default
-``min_detection_confidence``) are dropped.
+point distance (``AlignmentPointsRectsCalculator``), and :attr:`Detection.angle` is
+the rotation that turns the hip -> scale-point vector upright (target angle 90
+degrees). The box is kept as the axis-aligned square (centre and side say it all);
+the crop is turned by the angle only for upright crops
+(:mod:`mhp_tf.postprocess.upright`), and the margin is left to the pose pipeline's
+1.25x box enlargement (MediaPipe enlarges by 1.25 too). Detections scoring below
+``min_score`` (0.5, MediaPipe's default ``min_detection_confidence``) are dropped.
 
 HOG people detector
 -------------------
@@ -60,6 +63,7 @@ import numpy as np
 
 from mhp_tf.fileio import sha256_of  # noqa: F401  (re-exported for fetch_models)
 from mhp_tf.postprocess.camera import validate_image
+from mhp_tf.postprocess.upright import roi_from_keypoints
 
 # ----------------------------------------------------------------------------- model files
 
@@ -106,12 +110,16 @@ class Detection:
       keypoints: BlazePose only: ``[4, 2]`` px (mid-hip, full-body scale point,
         mid-shoulder, upper-body scale point); None for HOG.
       face_box: BlazePose only: the model's face box ``(x, y, w, h)`` px.
+      angle: the body axis's angle in radians, clockwise on screen from image up
+        (BlazePose: of the mid-hip -> full-body scale point vector, MediaPipe's ROI
+        rotation; :mod:`mhp_tf.postprocess.upright`); 0 for detectors without keypoints.
     """
 
     box: np.ndarray
     score: float
     keypoints: Optional[np.ndarray] = None
     face_box: Optional[np.ndarray] = None
+    angle: float = 0.0
 
 
 def iou_xyxy(box, boxes) -> np.ndarray:
@@ -369,13 +377,12 @@ class BlazePoseDetector(PersonDetector):
                 continue
             b_img = (b.reshape(2, 2) - offset) / scale + shift
             k_img = (k - offset) / scale + shift
-            hip, size_pt = k_img[0], k_img[1]
-            radius = float(np.linalg.norm(size_pt - hip))
-            if not radius > 0:
+            box, angle = roi_from_keypoints(k_img[0], k_img[1])
+            if not box[2] > 0:
                 continue
-            box = np.array([hip[0] - radius, hip[1] - radius, 2 * radius, 2 * radius])
             face = np.concatenate([b_img[0], b_img[1] - b_img[0]])
-            dets.append(Detection(box=box, score=float(s), keypoints=k_img, face_box=face))
+            dets.append(Detection(box=box, score=float(s), keypoints=k_img, face_box=face,
+                                  angle=angle))
         return dets
 
     def windows(self, height: int, width: int) -> List[Tuple[int, int, int]]:

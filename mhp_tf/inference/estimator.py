@@ -20,6 +20,10 @@ Per person (all NumPy, conventions of :mod:`mhp_tf.postprocess.camera`):
    uint8 as TensorFlow's ``ImageProjectiveTransformV3`` does on uint8 images);
    :func:`warp_crops` reproduces the pipeline's crops to within 1 grey level on
    rare pixels. All crops of an image run through the network in batches.
+   *Upright crops* (``estimate(..., angles=)``, ``PoseEstimator(upright=True)``): the
+   crop box is turned by the person's body-axis angle about its centre
+   (:func:`warp_crops_rotated`, OpenCV bilinear) and the decoded poses are turned back
+   (:mod:`mhp_tf.postprocess.upright`); angle 0 is the crop above, bit for bit.
 3. *Decode*: network output in heatmap units -> ``joints2d`` (image px) and, at a root
    depth, ``joints3d_cam`` (mm). Root depth (distance ``Z`` of the root joint):
    ``root_depth=`` when known, else ``root_depth_method='prior'``: RootNet's
@@ -54,6 +58,7 @@ import os
 from typing import List, Optional, Sequence, Tuple
 
 from absl import logging
+import cv2
 import numpy as np
 
 from mhp_tf import skeletons
@@ -61,6 +66,7 @@ from mhp_tf.inference import backends as backends_lib
 from mhp_tf.inference.detector import DetectorSpec
 from mhp_tf.inference.detector import make_detector
 from mhp_tf.postprocess import camera
+from mhp_tf.postprocess import upright
 
 ROOT_DEPTH_METHODS = ("prior", "movnect")
 DEFAULT_NORMALIZATION = "reference"  # the training pipeline's default
@@ -82,7 +88,10 @@ class PoseResult:
       confidence: person confidence (module docstring), NaN when unknown.
       joint_confidence: ``[J]`` heatmap peakiness in [0, 1], or None.
       detection_score: the detector's score of ``box`` (None for given boxes).
-      coords: ``[J, 3]`` raw network output in heatmap units.
+      coords: ``[J, 3]`` raw network output in heatmap units (of the crop as the network
+        saw it: turned by ``angle`` for upright crops).
+      angle: the crop's rotation in radians (:mod:`mhp_tf.postprocess.upright`; 0: an
+        unrotated crop).
     """
 
     box: np.ndarray
@@ -95,6 +104,7 @@ class PoseResult:
     joint_confidence: Optional[np.ndarray] = None
     detection_score: Optional[float] = None
     coords: Optional[np.ndarray] = None
+    angle: float = 0.0
 
 
 # ----------------------------------------------------------------------------- crops
@@ -173,6 +183,27 @@ def warp_crops(image: np.ndarray, crop_boxes, size: int) -> np.ndarray:
     return np.stack([warp_crop(image, b, size) for b in boxes])
 
 
+def warp_crop_rotated(image: np.ndarray, crop_box, angle: float, size: int) -> np.ndarray:
+    """One ``[size, size, 3]`` uint8 crop of ``crop_box`` turned by ``angle`` (radians) about its
+    centre (:func:`mhp_tf.postprocess.upright.patch_to_image_affine`), by OpenCV's bilinear
+    ``warpAffine`` (pixel centres at integers, zero outside the image). ``angle = 0`` gives
+    :func:`warp_crop` (the training pipeline's sampling) instead."""
+    if angle == 0:
+        return warp_crop(image, crop_box, size)
+    m = upright.patch_to_image_affine(crop_box, angle, size)
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def warp_crops_rotated(image: np.ndarray, crop_boxes, angles, size: int) -> np.ndarray:
+    """Crops ``[N, size, size, 3]`` for crop boxes ``[N, 4]`` turned by ``angles [N]`` (radians)."""
+    boxes = np.asarray(crop_boxes, np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return np.zeros((0, size, size, 3), np.uint8)
+    angles = upright.validate_angles(angles, len(boxes))
+    return np.stack([warp_crop_rotated(image, b, a, size) for b, a in zip(boxes, angles)])
+
+
 # ----------------------------------------------------------------------------- estimator
 
 
@@ -233,6 +264,9 @@ class PoseEstimator:
       fov_degrees: field of view of the default intrinsics.
       min_detection_score: detections below this score are ignored.
       num_threads: TFLite threads.
+      upright: crops of detected people are turned so that their body axis is vertical
+        when the detector gives it (BlazePose; :mod:`mhp_tf.postprocess.upright`);
+        False: axis-aligned crops. Given boxes use ``estimate(..., angles=)`` instead.
     """
 
     def __init__(self, model, normalization: Optional[str] = None,
@@ -241,7 +275,8 @@ class PoseEstimator:
                  depth_bins: Optional[int] = None, depth_range_mm: Optional[float] = None,
                  input_size: Optional[int] = None, bbox_scale: float = 1.25,
                  fov_degrees: float = camera.DEFAULT_FOV_DEGREES,
-                 min_detection_score: float = 0.0, num_threads: Optional[int] = None):
+                 min_detection_score: float = 0.0, num_threads: Optional[int] = None,
+                 upright: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not (math.isfinite(bbox_scale) and bbox_scale > 0):
@@ -282,6 +317,7 @@ class PoseEstimator:
         self.bbox_scale = float(bbox_scale)
         self.fov_degrees = float(fov_degrees)
         self.min_detection_score = float(min_detection_score)
+        self.upright = bool(upright)
         self._detector_spec = detector
         self._detector = None
 
@@ -363,20 +399,27 @@ class PoseEstimator:
 
     def detect(self, image) -> Tuple[np.ndarray, np.ndarray]:
         """Person boxes ``[N, 4]`` (x, y, w, h px) and scores ``[N]`` of an RGB image."""
+        boxes, scores, _ = self.detect_rois(image)
+        return boxes, scores
+
+    def detect_rois(self, image) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`detect` plus each person's body-axis angle ``[N]`` (radians, 0 when the
+        detector does not give one; :mod:`mhp_tf.postprocess.upright`)."""
         image = _as_uint8_image(image)
         det = self.detector
         if det is None:
             raise ValueError("no person detector (detector=None): pass boxes= to estimate()")
-        boxes, scores = det(image)
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, np.float64).reshape(-1)
+        dets = det.detect(image)
+        boxes = np.array([d.box for d in dets], np.float64).reshape(-1, 4)
+        scores = np.array([d.score for d in dets], np.float64).reshape(-1)
+        angles = np.array([d.angle for d in dets], np.float64).reshape(-1)
         height, width = image.shape[:2]
         # Drop what no crop can be cut from: non-finite, empty, or off-image boxes.
         keep = (np.all(np.isfinite(boxes), 1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
                 & (boxes[:, 0] + boxes[:, 2] > 0) & (boxes[:, 1] + boxes[:, 3] > 0)
                 & (boxes[:, 0] <= width - 1) & (boxes[:, 1] <= height - 1)
                 & (scores >= self.min_detection_score))
-        return boxes[keep], scores[keep]
+        return boxes[keep], scores[keep], angles[keep]
 
     def crop_boxes(self, boxes, image_width: int, image_height: int) -> np.ndarray:
         """Processed crop boxes ``[N, 4]`` for person boxes (clip, square, x ``bbox_scale``)."""
@@ -417,7 +460,8 @@ class PoseEstimator:
     # ------------------------------------------------------------------ main entry
 
     def estimate(self, image, boxes=None, intrinsics=None, root_depth=None,
-                 root_depth_method: str = "prior", detection_scores=None) -> List[PoseResult]:
+                 root_depth_method: str = "prior", detection_scores=None,
+                 angles=None) -> List[PoseResult]:
         """Poses of the people in one RGB image.
 
         Args:
@@ -430,6 +474,12 @@ class PoseEstimator:
           root_depth_method: ``'prior'`` (RootNet's k) or ``'movnect'``.
           detection_scores: optional ``[N]`` scores of given ``boxes`` (used as the
             confidence when the model exposes no heatmap).
+          angles: optional scalar or ``[N]`` body-axis angles of given ``boxes``, radians,
+            clockwise on screen from image up (``pi/2``: head to the right): each crop is
+            turned by its angle about the crop box centre so the person stands upright in
+            it, and the poses are turned back (:mod:`mhp_tf.postprocess.upright`). None or
+            0: axis-aligned crops, exactly as without it. Detected people (``boxes=None``)
+            get the detector's angles when the estimator was made with ``upright=True``.
 
         Returns:
           One :class:`PoseResult` per box, in box order (detections: best first).
@@ -441,9 +491,15 @@ class PoseEstimator:
         height, width = image.shape[:2]
         k = self.intrinsics_for(height, width, intrinsics)
         if boxes is None:
-            boxes, scores = self.detect(image)
+            if angles is not None:
+                raise ValueError("angles= needs boxes=; detected people get the detector's "
+                                 "angles with PoseEstimator(upright=True)")
+            boxes, scores, angles = self.detect_rois(image)
+            angles = angles if self.upright else None
         else:
             boxes = camera.validate_boxes(boxes, width, height)
+            if angles is not None:
+                angles = upright.validate_angles(angles, len(boxes))
             scores = None
             if detection_scores is not None:
                 scores = np.asarray(detection_scores, np.float64).reshape(-1)
@@ -463,11 +519,19 @@ class PoseEstimator:
         if n == 0:
             return []
         crop_boxes = self.crop_boxes(boxes, width, height)
-        crops = warp_crops(image, crop_boxes, self.input_size)
+        turned = angles is not None and bool(np.any(angles != 0))
+        crops = (warp_crops_rotated(image, crop_boxes, angles, self.input_size) if turned
+                 else warp_crops(image, crop_boxes, self.input_size))
         coords, joint_conf = self.predict_crops(crops)
-        return self.decode(coords, crop_boxes, k, boxes=boxes, joint_conf=joint_conf,
-                           detection_scores=scores, root_depth=depth if root_depth is not None
-                           else None, root_depth_method=root_depth_method)
+        results = self.decode(
+            upright.rotate_coords_back(coords, crop_boxes, angles, self.heatmap_size)
+            if turned else coords, crop_boxes, k, boxes=boxes, joint_conf=joint_conf,
+            detection_scores=scores, root_depth=depth if root_depth is not None else None,
+            root_depth_method=root_depth_method)
+        if turned:
+            for result, raw, angle in zip(results, np.asarray(coords, np.float64), angles):
+                result.coords, result.angle = raw, float(angle)
+        return results
 
     __call__ = estimate
 

@@ -24,6 +24,15 @@ inference loop (Hwang et al., WACV 2020, sections 3.1 and 3.3) with
 When the model exposes heatmaps, keypoints with a confidence below
 ``min_joint_score`` do not shape the next box (and a pose with fewer than 5 such
 keypoints counts as lost); models without heatmaps use all keypoints.
+
+Upright crops (``upright=True``, default: the estimator's ``upright``): on detector
+frames each person's crop is turned by the detector's angle (BlazePose; HOG gives
+none), on tracked frames by the angle of the previous frame's pelvis -> thorax (or
+neck) vector of the track's smoothed 2D pose (kept from the frame before when either
+joint is not confident), and the box is MoVNect's keypoint box measured across and
+along the body (:func:`~mhp_tf.postprocess.upright.upright_box_from_keypoints`),
+smoothed with the tracker's box momentum. Association still uses the tracker's
+axis-aligned boxes.
 """
 
 import dataclasses
@@ -34,10 +43,16 @@ import numpy as np
 from mhp_tf.inference.estimator import PoseEstimator
 from mhp_tf.inference.estimator import PoseResult
 from mhp_tf.inference.estimator import _as_uint8_image
+from mhp_tf.postprocess import upright as upright_lib
 from mhp_tf.postprocess.filters import DEFAULT_2D
 from mhp_tf.postprocess.filters import DEFAULT_3D
 from mhp_tf.postprocess.filters import OneEuroParams
 from mhp_tf.postprocess.tracking import PoseTracker
+from mhp_tf.postprocess.tracking import smooth_box
+
+# Body-axis joints for the next frame's crop angle: start -> first end joint present.
+AXIS_START = "Pelvis"
+AXIS_ENDS = ("Thorax", "Neck")
 
 
 @dataclasses.dataclass
@@ -107,6 +122,8 @@ class VideoPoseEstimator:
       min_joint_score: joint confidence needed for a keypoint to count as found.
       iou_threshold, max_missed: association threshold and how many frames a track
         survives without its person (:class:`~mhp_tf.postprocess.PoseTracker`).
+      upright: turn each crop so the body axis is vertical (module docstring); None:
+        the estimator's ``upright``.
     """
 
     def __init__(self, estimator: PoseEstimator, fps: float = 30.0, intrinsics=None,
@@ -114,7 +131,7 @@ class VideoPoseEstimator:
                  filter2d: OneEuroParams = DEFAULT_2D, filter3d: OneEuroParams = DEFAULT_3D,
                  redetect_every: Optional[int] = 30, max_people: Optional[int] = None,
                  min_joint_score: float = 0.2, iou_threshold: float = 0.3,
-                 max_missed: int = 5):
+                 max_missed: int = 5, upright: Optional[bool] = None):
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if max_people is not None and max_people < 1:
@@ -125,6 +142,11 @@ class VideoPoseEstimator:
         self.root_depth_method = root_depth_method
         self.smooth = smooth
         self.max_people = max_people
+        self.upright = estimator.upright if upright is None else bool(upright)
+        joints = list(estimator.joint_names)
+        ends = [joints.index(n) for n in AXIS_ENDS if n in joints]
+        self._axis = ((joints.index(AXIS_START), ends[0])
+                      if AXIS_START in joints and ends else None)
         self.tracker = _IndexedTracker(
             iou_threshold=iou_threshold, min_score=min_joint_score, max_missed=max_missed,
             filter2d=filter2d, filter3d=filter3d, rate=self.fps,
@@ -137,6 +159,8 @@ class VideoPoseEstimator:
         self.index = 0
         self._last_time = None
         self._det_scores: Dict[int, float] = {}
+        self._angles: Dict[int, float] = {}
+        self._upright_boxes: Dict[int, np.ndarray] = {}
 
     def process(self, frame, timestamp: Optional[float] = None) -> FrameResult:
         """Poses in one RGB frame (uint8 ``[H, W, 3]``); ``timestamp`` in seconds."""
@@ -148,25 +172,52 @@ class VideoPoseEstimator:
             raise ValueError(f"timestamps must increase: {t} after {self._last_time}")
         detect = self.tracker.needs_detection
         if detect:
-            boxes, scores = self.estimator.detect(image)
+            boxes, scores, angles = self.estimator.detect_rois(image)
             if self.max_people is not None:
                 boxes, scores = boxes[:self.max_people], scores[:self.max_people]
+                angles = angles[:self.max_people]
         else:
             boxes = self.tracker.boxes()
             ids = [tr.track_id for tr in self.tracker.tracks]
             scores = np.array([self._det_scores.get(i, np.nan) for i in ids])
+            angles = np.zeros(len(boxes))
+            if self.upright:
+                boxes, angles = self._upright_rois(boxes)
             inside = ((boxes[:, 0] + boxes[:, 2] > 0) & (boxes[:, 1] + boxes[:, 3] > 0)
                       & (boxes[:, 0] < width - 1) & (boxes[:, 1] < height - 1))
-            boxes, scores = boxes[inside], scores[inside]
+            boxes, scores, angles = boxes[inside], scores[inside], angles[inside]
         results = self.estimator.estimate(
             image, boxes, intrinsics=self.intrinsics, root_depth_method=self.root_depth_method,
-            detection_scores=scores) if len(boxes) else []
+            detection_scores=scores, angles=angles if self.upright else None
+        ) if len(boxes) else []
         poses = self._track(results, t, detect)
         self.index += 1
         self._last_time = t
         return FrameResult(index=self.index - 1, timestamp=t, poses=poses, detected=detect)
 
     __call__ = process
+
+    def _upright_rois(self, boxes: np.ndarray):
+        """Boxes ``[T, 4]`` and angles ``[T]`` of upright crops for the current tracks."""
+        boxes = boxes.copy()
+        angles = np.zeros(len(boxes))
+        min_score = self.tracker.min_score
+        for k, track in enumerate(self.tracker.tracks):
+            angle = self._angles.get(track.track_id, 0.0)
+            if self._axis is not None and all(track.scores[j] >= min_score for j in self._axis):
+                found = upright_lib.body_axis_angle(track.keypoints2d, *self._axis)
+                angle = angle if found is None else found
+            try:
+                box = upright_lib.upright_box_from_keypoints(
+                    track.keypoints2d, angle, track.scores, min_score, self.tracker.margin_x,
+                    self.tracker.margin_y)
+            except ValueError:  # too few confident keypoints: the tracker's box
+                box = boxes[k]
+            box = smooth_box(self._upright_boxes.get(track.track_id), box,
+                             self.tracker.box_momentum)
+            self._upright_boxes[track.track_id] = box
+            boxes[k], angles[k] = box, angle
+        return boxes, angles
 
     def _track(self, results: List[PoseResult], t: float, detect: bool) -> List[TrackedPose]:
         n = len(results)
@@ -185,6 +236,9 @@ class VideoPoseEstimator:
             r = results[i]
             if detect and r.detection_score is not None:
                 self._det_scores[track.track_id] = r.detection_score
+            self._angles[track.track_id] = r.angle
+            if detect:  # a detector box starts the upright box afresh
+                self._upright_boxes.pop(track.track_id, None)
             if self.smooth:
                 joints2d, joints_cam = track.keypoints2d.copy(), track.pose3d.copy()
             else:
@@ -195,6 +249,8 @@ class VideoPoseEstimator:
                           root_depth=float(joints_cam[root, 2]))
             out.append(TrackedPose(**fields, track_id=int(track.track_id),
                                    joints2d_raw=r.joints2d, joints3d_cam_raw=r.joints3d_cam))
-        for stale in set(self._det_scores) - {tr.track_id for tr in self.tracker.tracks}:
-            del self._det_scores[stale]
+        alive = {tr.track_id for tr in self.tracker.tracks}
+        for table in (self._det_scores, self._angles, self._upright_boxes):
+            for stale in set(table) - alive:
+                del table[stale]
         return out
