@@ -306,12 +306,13 @@ def test_zero_angles_are_todays_crops_exactly(xs_estimator):
 class _AngledDetector(det.PersonDetector):
     """A detector that reports fixed boxes with body-axis angles (as BlazePose does)."""
 
-    def __init__(self, boxes, angles):
+    def __init__(self, boxes, angles, scores=None):
         self.boxes, self.angles = np.asarray(boxes, np.float64), list(angles)
+        self.scores = list(scores) if scores is not None else [0.9] * len(self.angles)
 
     def detect(self, image):
-        return [det.Detection(box=b, score=0.9, angle=a) for b, a in zip(self.boxes,
-                                                                        self.angles)]
+        return [det.Detection(box=b, score=s, angle=a)
+                for b, a, s in zip(self.boxes, self.angles, self.scores)]
 
 
 def _template_fn(crops):
@@ -334,6 +335,20 @@ def test_detector_angles_used_only_when_upright():
     # The upright template pose comes back turned by the detector's angle.
     pelvis, thorax = on.joints2d[0], on.joints2d[17]
     assert float(upright.angle_from_points(pelvis, thorax)) == pytest.approx(1.1, abs=1e-9)
+
+
+def test_low_score_detections_keep_axis_aligned_crops():
+    image = _noise_image(seed=6)
+    boxes = np.array([[20.0, 10.0, 60.0, 60.0], [5.0, 40.0, 40.0, 40.0]])
+    estimator = PoseEstimator(_template_fn, input_size=32, heatmap_size=HEATMAP, depth_bins=32,
+                              upright=True, detector=_AngledDetector(boxes, [1.1, -0.9],
+                                                                     [0.95, 0.5]))
+    got = estimator.estimate(image)
+    assert got[0].angle == pytest.approx(1.1) and got[1].angle == 0.0
+    assert estimator.upright_min_score == 0.7
+    with pytest.raises(ValueError, match="upright_min_score"):
+        PoseEstimator(_template_fn, input_size=32, heatmap_size=HEATMAP, depth_bins=32,
+                      upright_min_score=1.5)
 
 
 def test_video_turns_the_next_crop_by_the_previous_pose():

@@ -70,6 +70,8 @@ from mhp_tf.postprocess import upright
 
 ROOT_DEPTH_METHODS = ("prior", "movnect")
 DEFAULT_NORMALIZATION = "reference"  # the training pipeline's default
+# Detections scoring below this are cropped axis-aligned even with upright=True.
+UPRIGHT_MIN_SCORE = 0.7
 
 
 @dataclasses.dataclass
@@ -267,6 +269,11 @@ class PoseEstimator:
       upright: crops of detected people are turned so that their body axis is vertical
         when the detector gives it (BlazePose; :mod:`mhp_tf.postprocess.upright`);
         False: axis-aligned crops. Given boxes use ``estimate(..., angles=)`` instead.
+      upright_min_score: detections scoring below this keep an axis-aligned crop: their
+        keypoints, hence angles, are unreliable (on ``vtest.avi`` every wild angle, a
+        static false positive at ~81 degrees and an upside-down duplicate, scored below
+        0.7 while all pedestrians at or above it were within 27 degrees of upright;
+        ``scripts/check_upright_detector.py``).
     """
 
     def __init__(self, model, normalization: Optional[str] = None,
@@ -276,7 +283,7 @@ class PoseEstimator:
                  input_size: Optional[int] = None, bbox_scale: float = 1.25,
                  fov_degrees: float = camera.DEFAULT_FOV_DEGREES,
                  min_detection_score: float = 0.0, num_threads: Optional[int] = None,
-                 upright: bool = False):
+                 upright: bool = False, upright_min_score: float = UPRIGHT_MIN_SCORE):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not (math.isfinite(bbox_scale) and bbox_scale > 0):
@@ -318,6 +325,9 @@ class PoseEstimator:
         self.fov_degrees = float(fov_degrees)
         self.min_detection_score = float(min_detection_score)
         self.upright = bool(upright)
+        if not 0.0 <= upright_min_score <= 1.0:
+            raise ValueError(f"upright_min_score must be in [0, 1], got {upright_min_score}")
+        self.upright_min_score = float(upright_min_score)
         self._detector_spec = detector
         self._detector = None
 
@@ -495,7 +505,8 @@ class PoseEstimator:
                 raise ValueError("angles= needs boxes=; detected people get the detector's "
                                  "angles with PoseEstimator(upright=True)")
             boxes, scores, angles = self.detect_rois(image)
-            angles = angles if self.upright else None
+            angles = (np.where(scores >= self.upright_min_score, angles, 0.0) if self.upright
+                      else None)
         else:
             boxes = camera.validate_boxes(boxes, width, height)
             if angles is not None:
