@@ -190,6 +190,10 @@ class BodyModel:
                                                         offsets[b])
         return out
 
+    def posed_tails(self, rest: RestBody, global_rot: np.ndarray, heads: np.ndarray) -> np.ndarray:
+        """Posed bone tails ``(..., B, 3)``."""
+        return heads + np.einsum("...bij,bj->...bi", global_rot, rest.tails - rest.heads)
+
     def skin(self, rest: RestBody, global_rot: np.ndarray, heads: np.ndarray) -> np.ndarray:
         """Posed vertices ``(N, 3)`` of one frame: rotations ``(B, 3, 3)``, heads ``(B, 3)``."""
         G = np.asarray(global_rot, np.float64)
