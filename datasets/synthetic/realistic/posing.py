@@ -28,7 +28,8 @@ its direction and then twists it about the bone):
 
 Randomised within limits (smoothly over a clip, from a seed): a head offset (yaw +-30,
 pitch +-15, roll +-10 degrees) on top of the captured head, forearm pronation/supination
-(+-60 degrees, distal forearm bone fully, proximal half), wrist flexion (+-40) and
+(+-60 degrees, distal forearm bone fully, proximal half, each about its own rest
+direction so the labels do not move), wrist flexion (+-40) and
 deviation (+-15), and a common finger curl (0-50 degrees per joint). The mocap has no
 twist, head or hand information beyond what these points show.
 """
@@ -47,6 +48,17 @@ HINGE_FULL = np.sin(np.deg2rad(20.0))
 # Upright head of the source skeletons (pose.rest_offsets): aim neck->head top, ref neck->nose.
 SOURCE_HEAD_AIM = np.array([0.03, 0.0, 1.0])
 SOURCE_HEAD_REF = np.array([0.45, 0.0, 0.89])
+
+
+def driven_bones(bone_names) -> Tuple[str, ...]:
+    """The bones :class:`Retargeter` rotates; all others follow their parents rigidly."""
+    named = ["root", "spine05", "spine04", "spine03", "spine02", "spine01", "neck01", "neck02",
+             "neck03", "head"]
+    for s in ("L", "R"):
+        named += [f"upperleg01.{s}", f"lowerleg01.{s}", f"foot.{s}", f"upperarm01.{s}",
+                  f"lowerarm01.{s}", f"lowerarm02.{s}", f"wrist.{s}"]
+    fingers = [n for n in bone_names if n.startswith("finger") and n[-2:] in (".L", ".R")]
+    return tuple(named + fingers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,10 +204,14 @@ class Retargeter:
             if rng is None:
                 assign((f"lowerarm01.{s}", f"lowerarm02.{s}", f"wrist.{s}"), fore)
                 continue
+            # Pronation: each forearm bone twists about its own rest direction, so the
+            # elbow -> wrist chain (and every label) stays exactly where it was.
             psi = np.deg2rad(_smooth_random(rng, T, var.pronation))
-            G[:, b[f"lowerarm01.{s}"]] = rot.axis_angle_to_matrix(u_fore, 0.5 * psi) @ fore
-            distal = rot.axis_angle_to_matrix(u_fore, psi) @ fore
-            G[:, b[f"lowerarm02.{s}"]] = distal
+            heads = rest.heads
+            i1, i2, iw = b[f"lowerarm01.{s}"], b[f"lowerarm02.{s}"], b[f"wrist.{s}"]
+            G[:, i1] = fore @ rot.axis_angle_to_matrix(heads[i2] - heads[i1], 0.5 * psi)
+            distal = fore @ rot.axis_angle_to_matrix(heads[iw] - heads[i2], psi)
+            G[:, i2] = distal
             flex = np.deg2rad(_smooth_random(rng, T, var.wrist_flex))
             dev = np.deg2rad(_smooth_random(rng, T, var.wrist_deviation))
             wrist = (distal @ rot.axis_angle_to_matrix(elbow_rest, flex)
