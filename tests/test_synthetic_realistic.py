@@ -180,7 +180,8 @@ def test_bone_lengths_constant_and_directions_follow_the_source(people, seed):
         assert cos.min() > 1 - 1e-9, f"{a}-{b}"
     hips = pts[:, P["L_Hip"]] - pts[:, P["R_Hip"]]
     src_hips = source[:, P["L_Hip"]] - source[:, P["R_Hip"]]
-    cos = np.sum(hips * src_hips, -1) / np.linalg.norm(hips, axis=-1) / np.linalg.norm(src_hips, axis=-1)
+    cos = (np.sum(hips * src_hips, -1) / np.linalg.norm(hips, axis=-1)
+           / np.linalg.norm(src_hips, axis=-1))
     assert cos.min() > 1 - 1e-9
     # Grounded: procedural poses stand on the ground.
     assert min(f.vertices[:, 2].min() for f in frames) == pytest.approx(0.0, abs=1e-5)
@@ -197,7 +198,8 @@ def test_label_definitions(people):
                                    0.5 * (pts[P["L_Shoulder"]] + pts[P["R_Shoulder"]]))
         z = {name: pts[P[name], 2] for name in pose_lib.POINTS}
         assert z["Head"] == pytest.approx(rest.vertices[:, 2].max(), abs=0.01)  # crown
-        assert z["L_Ankle"] < z["L_Knee"] < z["L_Hip"] < z["Torso"] < z["Neck"] < z["Nose"] < z["Head"]
+        assert (z["L_Ankle"] < z["L_Knee"] < z["L_Hip"] < z["Torso"] < z["Neck"] < z["Nose"]
+                < z["Head"])
         assert z["L_Wrist"] < z["L_Elbow"] < z["L_Shoulder"]
         # Nose on the face: the most forward point of the head, on the midline.
         head = rest.vertices[rest.vertices[:, 2] > z["Nose"] - 0.05]
@@ -278,7 +280,8 @@ def test_gbuffer_contract_and_joints_on_the_silhouette(people, seed):
     dist = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 5)
     pc = cam.world_to_camera(frame.points[:18])
     uv = cam.project(pc)
-    vis = (uv[:, 0] >= 0) & (uv[:, 0] <= cam.width - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= cam.height - 1)
+    vis = ((uv[:, 0] >= 0) & (uv[:, 0] <= cam.width - 1) & (uv[:, 1] >= 0)
+           & (uv[:, 1] <= cam.height - 1))
     assert vis.sum() >= 15
     px = np.round(uv[vis]).astype(int)
     d = dist[px[:, 1], px[:, 0]]
@@ -327,3 +330,58 @@ def test_bad_inputs_are_named(people):
         people.pose(person, bad)
     with pytest.raises(ValueError, match="unknown driven bones"):
         people.model.merge_weights(["no_such_bone"])
+
+
+# ----------------------------------------------------------------------------- generator
+
+
+def test_generator_examples_follow_the_schema(people):
+    from mhp_tf.data import schema
+    from mhp_tf_datasets.synthetic.realistic import generate as rgen
+    cfg = rgen.RealisticConfig(image_size=64, frames_per_clip=6, examples_per_clip=2)
+    gen = rgen.RealisticGenerator(cfg, "train", people=people)
+    examples = [gen.example(i) for i in range(4)]
+    for ex in examples:
+        image = ex.pop("image")
+        assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+        ex = schema.validate_example(ex, 18, (64, 64))
+        cam = ex["joints_cam"].astype(np.float64)
+        u = ex["focal"][0] * cam[:, 0] / cam[:, 2] + ex["principal_point"][0]
+        v = ex["focal"][1] * cam[:, 1] / cam[:, 2] + ex["principal_point"][1]
+        np.testing.assert_allclose(ex["joints_img"], np.stack([u, v], 1), atol=1e-3)
+        np.testing.assert_allclose(ex["root_cam"], ex["joints_cam"][0])
+        assert ex["subject"] < 10000
+    # Consecutive examples share a clip and its body; the next clip draws anew.
+    assert examples[0]["sequence"] == examples[1]["sequence"]
+    assert examples[0]["subject"] == examples[1]["subject"]
+    # Independent of generation order and of other indices.
+    again = rgen.RealisticGenerator(cfg, "train", people=people).example(3)
+    np.testing.assert_array_equal(again["image"], gen.example(3)["image"])
+    test_ex = rgen.RealisticGenerator(cfg, "test", people=people).example(0)
+    assert test_ex["subject"] >= 10000
+
+
+def test_generator_mocap_clips_and_custom_shader(people):
+    from mhp_tf_datasets.synthetic.realistic import generate as rgen
+    clips = {"deepmimic_walk": _clip(7, 10).astype(np.float32),
+             "climb_seq_0": (_clip(8, 10) + [0.0, 0.0, 0.6]).astype(np.float32),
+             "deepmimic_kick": _clip(9, 10).astype(np.float32)}
+    cfg = rgen.RealisticConfig(image_size=48, frames_per_clip=5, examples_per_clip=1,
+                               mocap=True, procedural_fraction=0.0)
+
+    def red(gb, camera, rng):
+        return np.where(gb.mask[..., None], [255, 0, 0], [0, 0, 0]).astype(np.uint8)
+
+    gen = rgen.RealisticGenerator(cfg, "train", clips, people, shader=red)
+    names = set()
+    for i in range(6):
+        image, labels, frame, cam, gb = gen.render(i)
+        names.add(labels["sequence"])
+        np.testing.assert_array_equal(image[..., 0] == 255, gb.mask)
+        if labels["sequence"].startswith("climb"):   # hanging climbers are put on the ground
+            assert frame.vertices[:, 2].min() == pytest.approx(0.0, abs=1e-5)
+    assert names <= {"deepmimic_walk", "climb_seq_0"}   # kick is a test clip
+    bad = rgen.RealisticGenerator(cfg, "train", clips, people,
+                                  shader=lambda gb, c, r: np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match="shader must return"):
+        bad.example(0)

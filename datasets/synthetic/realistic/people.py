@@ -10,8 +10,9 @@ Typical use (one body, many frames)::
     frame = people.frame(person, clip, t)                # vertices, normals, 20 label points
     gbuf = people.render(frame, camera)                  # camera: ..scene.Camera with R, t
 
-Frames are placed on the ground: the lowest vertex at ``max(0, lowest source point - 5 cm)``
-(5 cm is about the depth of an ankle or toe joint under the skin), so standing frames
+Frames are placed on the ground: the lowest vertex at the height of the source's lowest
+body surface, ``max(0, min_j (z_j - clearance_j))`` with the per-joint clearances of
+:data:`..pose.CLEARANCE` (the rule of :func:`..pose.place_on_ground`), so standing frames
 touch ``z = 0`` and jumps stay in the air.
 """
 
@@ -20,14 +21,13 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from mhp_tf_datasets.synthetic import pose as pose_lib
 from mhp_tf_datasets.synthetic.realistic import anny_assets
 from mhp_tf_datasets.synthetic.realistic import gbuffer
 from mhp_tf_datasets.synthetic.realistic import posing
 from mhp_tf_datasets.synthetic.realistic import rasterizer
 from mhp_tf_datasets.synthetic.realistic import skinning
 from mhp_tf_datasets.synthetic.realistic import surface
-
-SOURCE_CLEARANCE = 0.05  # m between the lowest source joint and the ground contact
 
 
 @dataclasses.dataclass
@@ -72,7 +72,7 @@ class People:
              rng: Optional[np.random.Generator] = None) -> Clip:
         """Rig rotations for a clip of source points ``(T, 20, 3)`` (see :mod:`.posing`)."""
         G, root = self.retargeter.solve(points, person.rest, rng)
-        floor = np.maximum(np.min(np.asarray(points)[..., 2], -1) - SOURCE_CLEARANCE, 0.0)
+        floor = np.maximum(np.min(np.asarray(points)[..., 2] - pose_lib.CLEARANCE, -1), 0.0)
         return Clip(rotations=G, root=root, floor=floor)
 
     def frame(self, person: Person, clip: Clip, t: int) -> Frame:

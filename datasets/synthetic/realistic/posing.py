@@ -96,6 +96,11 @@ def _slerp(Ra, Rb, t):
     return Ra @ rot.axis_angle_to_matrix(axis, t * angle)
 
 
+def _untwisted(parent, d_rest, u_obs, ref_rest):
+    """``ref_rest`` carried by the parent's frames and the minimal swing ``d_rest -> u_obs``."""
+    return parent @ rot.swing_matrix(d_rest, np.einsum("tji,tj->ti", parent, u_obs)) @ ref_rest
+
+
 def _smooth_random(rng, num_frames: int, half_range: float) -> np.ndarray:
     """A value per frame in ``[-half_range, half_range]``: eased between two random draws."""
     a, b = rng.uniform(-half_range, half_range, 2)
@@ -154,6 +159,9 @@ class Retargeter:
             for name in bones:
                 G[:, b[name]] = rotation
 
+        def obs(side, a, b):
+            return _unit(g(f"{side}_{b}") - g(f"{side}_{a}"))
+
         def segment(aim_obs, ref_obs, aim_rest, ref_rest):
             return frame(aim_obs, ref_obs) @ np.swapaxes(frame(aim_rest, ref_rest), -1, -2)
 
@@ -181,10 +189,10 @@ class Retargeter:
         curl = {}
         for s in ("L", "R"):
             # Legs.
-            u_thigh, u_shin = _unit(g(f"{s}_Knee") - g(f"{s}_Hip")), _unit(g(f"{s}_Ankle") - g(f"{s}_Knee"))
+            u_thigh, u_shin = obs(s, "Hip", "Knee"), obs(s, "Knee", "Ankle")
             d_thigh = _unit(r(f"{s}_Knee") - r(f"{s}_Hip"))
             ref_rest = np.array([0.0, 1.0, 0.0])
-            fallback = pelvis @ rot.swing_matrix(d_thigh, np.einsum("tji,tj->ti", pelvis, u_thigh)) @ ref_rest
+            fallback = _untwisted(pelvis, d_thigh, u_thigh, ref_rest)
             knee_ref = self._hinge_ref(u_thigh, u_shin, fallback)
             thigh = segment(u_thigh, knee_ref, d_thigh, ref_rest)
             shin = segment(u_shin, knee_ref, r(f"{s}_Ankle") - r(f"{s}_Knee"), ref_rest)
@@ -194,11 +202,11 @@ class Retargeter:
             assign((f"lowerleg01.{s}", f"lowerleg02.{s}"), shin)
             G[:, b[f"foot.{s}"]] = foot
             # Arms.
-            u_up, u_fore = _unit(g(f"{s}_Elbow") - g(f"{s}_Shoulder")), _unit(g(f"{s}_Wrist") - g(f"{s}_Elbow"))
+            u_up, u_fore = obs(s, "Shoulder", "Elbow"), obs(s, "Elbow", "Wrist")
             d_up = _unit(r(f"{s}_Elbow") - r(f"{s}_Shoulder"))
             d_fore = _unit(r(f"{s}_Wrist") - r(f"{s}_Elbow"))
             elbow_rest = _unit(np.cross(d_up, d_fore))
-            fallback = chest @ rot.swing_matrix(d_up, np.einsum("tji,tj->ti", chest, u_up)) @ elbow_rest
+            fallback = _untwisted(chest, d_up, u_up, elbow_rest)
             elbow_ref = self._hinge_ref(u_up, u_fore, fallback)
             upper = segment(u_up, elbow_ref, d_up, elbow_rest)
             fore = segment(u_fore, elbow_ref, d_fore, elbow_rest)

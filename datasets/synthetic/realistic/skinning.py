@@ -201,7 +201,8 @@ class BodyModel:
         return dataclasses.replace(shape, height=h)
 
     def sample_shape(self, rng: np.random.Generator) -> Shape:
-        """A random body (:func:`sample_controls`) of a realistic height (:func:`sample_stature`)."""
+        """A random body (:func:`sample_controls`) of a realistic height
+        (:func:`sample_stature`)."""
         shape = sample_controls(rng)
         return self.with_stature(shape, sample_stature(rng, shape))
 
@@ -225,13 +226,15 @@ class BodyModel:
         """Posed bone tails ``(..., B, 3)``."""
         return heads + np.einsum("...bij,bj->...bi", global_rot, rest.tails - rest.heads)
 
-    def skin_matrices(self, rest: RestBody, global_rot: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    def skin_matrices(self, rest: RestBody, global_rot: np.ndarray,
+                      heads: np.ndarray) -> np.ndarray:
         """Per-vertex blended 3x4 transforms ``(N, 12)`` (row-major) of one frame."""
         G = np.asarray(global_rot, np.float64)
         A = np.empty((self.num_bones, 3, 4))
         A[:, :, :3] = G
         A[:, :, 3] = heads - np.einsum("bij,bj->bi", G, rest.heads)
-        return self._dense_weights() @ A.reshape(self.num_bones, 12)[self._skin_bones].astype(np.float32)
+        W = self._dense_weights()
+        return W @ A.reshape(self.num_bones, 12)[self._skin_bones].astype(np.float32)
 
     def _dense_weights(self) -> np.ndarray:
         """``(N, K) float32`` skinning weights over the K bones that carry any (cached)."""
