@@ -415,3 +415,28 @@ def test_realistic_tiny_config_builds_and_round_trips(tmp_path, arrays):
     assert not expected
     with pytest.raises(ValueError, match="unknown synthetic family"):
         generate.make_generator(cfg.generator_config(), "test", None, "cartoon")
+
+
+def test_surface_attributes_run_along_and_around_the_parts(people):
+    m, a = people.model, people.attributes
+    rest_pts = people.retargeter.rest_points(m.rest(skinning.Shape()))
+    v = m.rest(skinning.Shape()).vertices
+    for part, prox, dist in (("l_forearm", "L_Elbow", "L_Wrist"), ("r_shin", "R_Knee", "R_Ankle"),
+                             ("l_thigh", "L_Hip", "L_Knee"),
+                             ("r_upper_arm", "R_Shoulder", "R_Elbow")):
+        sel = np.flatnonzero(a["part"] == gbuffer.PART[part])
+        d_prox = np.linalg.norm(v[sel] - rest_pts[P[prox]], axis=1)
+        d_dist = np.linalg.norm(v[sel] - rest_pts[P[dist]], axis=1)
+        near_prox = a["along"][sel[np.argsort(d_prox)[:20]]].mean()
+        near_dist = a["along"][sel[np.argsort(d_dist)[:20]]].mean()
+        assert near_prox < 0.3 < 0.7 < near_dist, part
+    # around = 0 at the front: the most forward chest vertices, ~0.25 (left side) on the left.
+    chest = np.flatnonzero(a["part"] == gbuffer.PART["chest"])
+    front = chest[np.argsort(-v[chest, 0])[:20]]
+    left = chest[np.argsort(-v[chest, 1])[:20]]
+    turn = lambda x: np.angle(np.exp(2j * np.pi * x).mean()) / (2 * np.pi) % 1.0  # noqa: E731
+    assert min(turn(a["around"][front]), 1 - turn(a["around"][front])) < 0.05
+    assert abs(turn(a["around"][left]) - 0.25) < 0.08
+    # Left and right limbs get their own side's parts.
+    assert np.all(v[a["part"] == gbuffer.PART["l_hand"], 1] > 0)
+    assert np.all(v[a["part"] == gbuffer.PART["r_foot"], 1] < 0)

@@ -3,16 +3,16 @@
 Computed once on the template mesh in its rest pose and carried by the skin, so they
 follow every shape and pose (see :mod:`.gbuffer` for their meaning).
 
-* ``part``: each bone belongs to one of :data:`.gbuffer.PARTS` (:data:`BONE_PART`, by
+* ``part``: each bone belongs to one of :data:`.gbuffer.PARTS` (:func:`bone_parts`, by
   bone-name prefix; descendants of ``head`` are head); a vertex takes the part holding
   the largest sum of its skinning weights.
 * ``along``: the vertex projected on its part's axis (proximal -> distal, or bottom ->
   top for trunk, neck and head: the table :data:`AXES`), scaled to [0, 1] over the
   part's vertices.
-* ``around``: the angle about that axis as a fraction of a turn, 0 where the body's
-  front (+x in the rest pose) is, increasing towards ``axis x front`` (for an upright
-  part: towards the body's right... i.e. counter-clockwise seen from above is the
-  body's left -> the formula below fixes it).
+* ``around``: the angle about that axis as a fraction of a turn, 0 on the side the
+  body's front faces in the rest pose (+x; for the feet, whose axis points forward, the
+  top of the foot), increasing towards ``axis x front`` -- for an upright part (axis up)
+  that is towards the body's left, i.e. counter-clockwise seen from above.
 """
 
 from typing import Dict
