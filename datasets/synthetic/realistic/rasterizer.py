@@ -6,7 +6,8 @@ over triangles or pixels.
 
 1. Vertices go to camera coordinates and pixels (pixel centres at integer coordinates,
    as :class:`..scene.Camera` projects). Triangles facing away from the camera (the mesh
-   is closed, outward-wound) or crossing the near plane are dropped.
+   is closed, outward-wound: a negative screen-space determinant) or crossing the near
+   plane are dropped.
 2. Each triangle's pixel-centre bounding box is enumerated as candidate fragments,
    triangles grouped by box size (1, 2, 4, ... px) so the enumeration is a dense array
    per group; screen-space barycentrics come from the inverse 2x2 edge matrix of the
@@ -42,31 +43,33 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
     px = camera.fx * vc[:, 0] / np.maximum(z, 1e-9) + camera.cx
     py = camera.fy * vc[:, 1] / np.maximum(z, 1e-9) + camera.cy
 
-    f = faces
-    za, zb, zc = z[f[:, 0]], z[f[:, 1]], z[f[:, 2]]
+    # Front faces in front of the near plane. With all three corners at z > 0 the
+    # perspective map keeps orientation, so an outward face seen from outside has a
+    # negative screen-space determinant (y down) -- no 3D cross products needed.
+    zf = z[faces]
+    ok = zf.min(1) > NEAR
+    f = faces[ok]
     ax, ay = px[f[:, 0]], py[f[:, 0]]
     bx, by = px[f[:, 1]], py[f[:, 1]]
     cx, cy = px[f[:, 2]], py[f[:, 2]]
-    # Screen-space signed area; with y down, an outward face seen from outside is negative
-    # when wound counter-clockwise in the mesh -- the sign is fixed by the 3D test below.
-    e1 = vc[f[:, 1]] - vc[f[:, 0]]
-    e2 = vc[f[:, 2]] - vc[f[:, 0]]
-    facing = np.einsum("fi,fi->f", np.cross(e1, e2), vc[f[:, 0]]) < 0
     det = (ax - cx) * (by - cy) - (bx - cx) * (ay - cy)
     x0 = np.maximum(np.ceil(np.minimum(np.minimum(ax, bx), cx)), 0)
     x1 = np.minimum(np.floor(np.maximum(np.maximum(ax, bx), cx)), W - 1)
     y0 = np.maximum(np.ceil(np.minimum(np.minimum(ay, by), cy)), 0)
     y1 = np.minimum(np.floor(np.maximum(np.maximum(ay, by), cy)), H - 1)
-    ok = (facing & (np.minimum(np.minimum(za, zb), zc) > NEAR) & (np.abs(det) > 1e-12)
-          & (x1 >= x0) & (y1 >= y0))
-    tri = np.flatnonzero(ok)
-    size = np.maximum(x1[tri] - x0[tri], y1[tri] - y0[tri]).astype(np.int64) + 1
+    keep = (det < -1e-12) & (x1 >= x0) & (y1 >= y0)
+    tri = np.flatnonzero(keep)
+    face_index = np.flatnonzero(ok)[tri]              # into ``faces``
+    za, zb, zc = zf[ok][tri].T
+    ax, ay, bx, by, cx, cy = ax[tri], ay[tri], bx[tri], by[tri], cx[tri], cy[tri]
+    x0, x1, y0, y1 = x0[tri], x1[tri], y0[tri], y1[tri]
+    size = np.maximum(x1 - x0, y1 - y0).astype(np.int64) + 1
     inv = 1.0 / det[tri]
     # Inverse edge matrix: (l1, l2) = M (p - c).
-    m00 = (by[tri] - cy[tri]) * inv
-    m01 = -(bx[tri] - cx[tri]) * inv
-    m10 = -(ay[tri] - cy[tri]) * inv
-    m11 = (ax[tri] - cx[tri]) * inv
+    m00 = (by - cy) * inv
+    m01 = -(bx - cx) * inv
+    m10 = -(ay - cy) * inv
+    m11 = (ax - cx) * inv
 
     frag_tri, frag_pix, frag_l1, frag_l2 = [], [], [], []
     lo = 0
@@ -77,16 +80,16 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
         if sel.size == 0:
             continue
         oy, ox = np.divmod(np.arange(hi * hi), hi)
-        X = x0[tri[sel], None] + ox
-        Y = y0[tri[sel], None] + oy
-        inside = (X <= x1[tri[sel], None]) & (Y <= y1[tri[sel], None])
-        dx = X - cx[tri[sel], None]
-        dy = Y - cy[tri[sel], None]
+        X = x0[sel, None] + ox
+        Y = y0[sel, None] + oy
+        inside = (X <= x1[sel, None]) & (Y <= y1[sel, None])
+        dx = X - cx[sel, None]
+        dy = Y - cy[sel, None]
         l1 = m00[sel, None] * dx + m01[sel, None] * dy
         l2 = m10[sel, None] * dx + m11[sel, None] * dy
         inside &= (l1 >= -1e-6) & (l2 >= -1e-6) & (l1 + l2 <= 1 + 1e-6)
         r, c = np.nonzero(inside)
-        frag_tri.append(tri[sel][r])
+        frag_tri.append(sel[r])
         frag_pix.append((Y[r, c] * W + X[r, c]).astype(np.int64))
         frag_l1.append(l1[r, c])
         frag_l2.append(l2[r, c])
@@ -100,6 +103,7 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
     l3 = 1.0 - l1 - l2
     # Perspective-correct weights of the corners a, b, c.
     wa, wb, wc = l1 / za[ftri], l2 / zb[ftri], l3 / zc[ftri]
+    ftri = face_index[ftri]                                    # into ``faces`` from here on
     iz = wa + wb + wc
     depth = 1.0 / iz
     zbuf = np.full(H * W, np.inf)
@@ -107,7 +111,7 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
     win = depth <= zbuf[fpix]
     ftri, fpix, depth = ftri[win], fpix[win], depth[win]
     bary = np.stack([wa[win], wb[win], wc[win]], 1) / iz[win, None]
-    corners = f[ftri]                                          # (K, 3)
+    corners = faces[ftri]                                      # (K, 3)
 
     def interp(values):
         return np.einsum("kc,kc...->k...", bary, values[corners])

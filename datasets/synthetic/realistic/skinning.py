@@ -216,11 +216,20 @@ class BodyModel:
         out = np.empty(G.shape[:-2] + (3,))
         out[..., 0, :] = root_position
         offsets = rest.heads - rest.heads[np.maximum(self.parents, 0)]
-        for b in range(1, self.num_bones):
-            p = self.parents[b]
-            out[..., b, :] = out[..., p, :] + np.einsum("...ij,j->...i", G[..., p, :, :],
-                                                        offsets[b])
+        for bones in self._levels():  # all bones of one depth at once
+            p = self.parents[bones]
+            out[..., bones, :] = out[..., p, :] + np.einsum("...bij,bj->...bi", G[..., p, :, :],
+                                                            offsets[bones])
         return out
+
+    def _levels(self):
+        """Bone indices by depth in the tree (root excluded), shallowest first (cached)."""
+        if not hasattr(self, "_depth_levels"):
+            depth = np.zeros(self.num_bones, np.int64)
+            for b in range(1, self.num_bones):
+                depth[b] = depth[self.parents[b]] + 1
+            self._depth_levels = [np.flatnonzero(depth == d) for d in range(1, depth.max() + 1)]
+        return self._depth_levels
 
     def posed_tails(self, rest: RestBody, global_rot: np.ndarray, heads: np.ndarray) -> np.ndarray:
         """Posed bone tails ``(..., B, 3)``."""
