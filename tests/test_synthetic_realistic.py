@@ -82,6 +82,11 @@ def test_anchor_weights_piecewise_linear():
     np.testing.assert_allclose(skinning.anchor_weights(0.25, (0.0, 0.5, 1.0)), [0.5, 0.5, 0])
     np.testing.assert_allclose(skinning.anchor_weights(1.0, (0.0, 0.5, 1.0)), [0, 0, 1])
     np.testing.assert_allclose(skinning.anchor_weights(-3.0, (0.0, 1.0)), [1, 0])
+    # Age in years <-> control (MakeHuman's targets: child 11, young 25, old 90 years).
+    assert skinning.age_control(25.0) == pytest.approx(2 / 3)
+    assert skinning.age_control(18.0) == pytest.approx(0.5)
+    for years in (14.0, 33.0, 71.0):
+        assert skinning.age_years(skinning.age_control(years)) == pytest.approx(years)
 
 
 def test_target_weights_at_anchors(arrays):
@@ -111,6 +116,7 @@ def test_shapes_vary_and_stature_is_solved(people):
     statures = []
     for _ in range(4):
         shape = m.sample_shape(rng)
+        assert 14.0 <= skinning.age_years(shape.age) <= 85.0
         statures.append(m.stature(shape))
         target = 1.62
         assert m.stature(m.with_stature(shape, target)) == pytest.approx(target, abs=0.01)

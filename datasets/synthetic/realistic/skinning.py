@@ -36,13 +36,28 @@ ANCHORS = {
     "height": ((0.0, 1.0), anny_assets.HEIGHTS),
     "proportions": ((0.0, 1.0), anny_assets.PROPORTIONS),
 }
-# Age control values: 0.5 is a teenager (halfway child -> young adult), 1.0 the elderly.
-AGE_RANGE = (0.5, 1.0)
+# Age control <-> years: MakeHuman's age targets are modelled on 11 (child), 25 (young)
+# and 90 (old) years; the blend is linear between them.
+AGE_YEARS = ((1 / 3, 11.0), (2 / 3, 25.0), (1.0, 90.0))
+# Sampled ages (years): (probability, low, high) -- teenagers, adults, older adults.
+AGE_MIX = ((0.15, 14.0, 20.0), (0.6, 20.0, 50.0), (0.25, 50.0, 85.0))
+
+
+def age_control(years: float) -> float:
+    """The age control of an age in years (clipped to 11..90 years)."""
+    c, y = zip(*AGE_YEARS)
+    return float(np.interp(years, y, c))
+
+
+def age_years(control: float) -> float:
+    """Years of an age control (inverse of :func:`age_control`)."""
+    c, y = zip(*AGE_YEARS)
+    return float(np.interp(control, c, y))
 
 
 @dataclasses.dataclass(frozen=True)
 class Shape:
-    """The six shape controls, each in [0, 1] (age in :data:`AGE_RANGE` when sampled)."""
+    """The six shape controls, each in [0, 1] (age >= 1/3, see :func:`age_control`)."""
 
     gender: float = 0.5
     age: float = 2 / 3
@@ -62,20 +77,24 @@ class Shape:
 
 
 def sample_controls(rng: np.random.Generator) -> Shape:
-    """Random controls: either sex (and in between), teen to old, any build (height 0.5)."""
-    return Shape(gender=float(rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0),
-                                          rng.uniform(0.0, 1.0)], p=[0.4, 0.4, 0.2])),
-                 age=float(rng.uniform(*AGE_RANGE)),
-                 muscle=float(rng.beta(2.0, 2.0)),
-                 weight=float(rng.beta(2.0, 2.0)),
-                 height=0.5,
-                 proportions=float(rng.uniform(0.0, 1.0)))
+    """Random controls: either sex (and in between), 14 to 85 years (:data:`AGE_MIX`), any
+    build; height 0.5 (see :meth:`BodyModel.sample_shape`)."""
+    gender = rng.choice([rng.uniform(0.0, 0.2), rng.uniform(0.8, 1.0), rng.uniform(0.0, 1.0)],
+                        p=[0.4, 0.4, 0.2])
+    k = rng.choice(len(AGE_MIX), p=[m[0] for m in AGE_MIX])
+    years = rng.uniform(AGE_MIX[k][1], AGE_MIX[k][2])
+    return Shape(gender=float(gender), age=age_control(years),
+                 muscle=float(rng.beta(2.0, 2.0)), weight=float(rng.beta(2.0, 2.0)),
+                 height=0.5, proportions=float(rng.uniform(0.0, 1.0)))
 
 
 def sample_stature(rng: np.random.Generator, shape: Shape) -> float:
     """A standing height (m) for ``shape``'s sex and age: adult means 1.76 m (male) and
-    1.63 m (female), sd 0.07 m, teenagers (age control 0.5) 6 cm shorter, in [1.45, 2.0]."""
-    mean = 1.76 - 0.13 * shape.gender - 0.06 * max(0.0, (0.6 - shape.age) / 0.1)
+    1.63 m (female), sd 0.07 m; 1.5 cm less per year under 18 and 0.5 cm less per decade
+    over 50; clipped to [1.45, 2.0]."""
+    years = age_years(shape.age)
+    mean = (1.76 - 0.13 * shape.gender - 0.015 * max(0.0, 18.0 - years)
+            - 0.0005 * max(0.0, years - 50.0))
     return float(np.clip(rng.normal(mean, 0.07), 1.45, 2.0))
 
 
