@@ -17,7 +17,10 @@ its direction and then twists it about the bone):
 * thighs and shins: aim along the bone, reference the knee's bend normal
   ``thigh x shin`` (rest: the body's left, +y); feet: aim ankle -> toe, same reference.
 * upper arms and forearms: aim along the bone, reference the elbow's bend normal (rest:
-  from the template's slightly bent elbow).
+  from the template's slightly bent elbow); the clavicles (with the shoulders) turn up
+  about the chest's forward axis by 0.35 degrees per degree the arm is raised beyond 80
+  degrees from hanging, at most 30 (the shoulder girdle's share of arm elevation), so the
+  shoulder labels move with them.
   Hinge references fade, below 20 degrees of bend, into the *untwisted* reference (the
   rest reference carried by the minimal swing from the parent's frame), and a nearly
   straight joint bent "backwards" uses the reference's axis, not its sign (as
@@ -55,7 +58,8 @@ def driven_bones(bone_names) -> Tuple[str, ...]:
     named = ["root", "spine05", "spine04", "spine03", "spine02", "spine01", "neck01", "neck02",
              "neck03", "head"]
     for s in ("L", "R"):
-        named += [f"upperleg01.{s}", f"lowerleg01.{s}", f"foot.{s}", f"upperarm01.{s}",
+        named += [f"upperleg01.{s}", f"lowerleg01.{s}", f"foot.{s}", f"clavicle.{s}",
+                  f"upperarm01.{s}",
                   f"lowerarm01.{s}", f"lowerarm02.{s}", f"wrist.{s}"]
     fingers = [n for n in bone_names if n.startswith("finger") and n[-2:] in (".L", ".R")]
     return tuple(named + fingers)
@@ -72,6 +76,9 @@ class Variation:
     wrist_flex: float = 40.0
     wrist_deviation: float = 15.0
     finger_curl: Tuple[float, float] = (0.0, 50.0)
+    # Clavicle lift (degrees) per degree of arm elevation above 80 degrees, and its cap.
+    clavicle_gain: float = 0.35
+    clavicle_max: float = 30.0
 
 
 def _unit(v):
@@ -211,6 +218,12 @@ class Retargeter:
             upper = segment(u_up, elbow_ref, d_up, elbow_rest)
             fore = segment(u_fore, elbow_ref, d_fore, elbow_rest)
             assign((f"upperarm01.{s}", f"upperarm02.{s}"), upper)
+            # Shoulder girdle: the clavicle lifts with the arm above the horizontal.
+            down = -chest[:, :, 2]
+            theta = np.degrees(np.arccos(np.clip(np.sum(u_up * down, -1), -1.0, 1.0)))
+            lift = np.clip(var.clavicle_gain * (theta - 80.0), 0.0, var.clavicle_max)
+            sign = 1.0 if s == "L" else -1.0
+            G[:, b[f"clavicle.{s}"]] = chest @ pose_lib.rot_x(sign * np.deg2rad(lift))
             if rng is None:
                 assign((f"lowerarm01.{s}", f"lowerarm02.{s}", f"wrist.{s}"), fore)
                 continue
