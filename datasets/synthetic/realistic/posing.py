@@ -160,14 +160,14 @@ class Retargeter:
         R = self.rest_points(rest)
         g = lambda name: pts[:, P[name]]  # noqa: E731
         r = lambda name: R[P[name]]  # noqa: E731
-        G = np.broadcast_to(np.full((m.num_bones, 3, 3), np.nan), (T, m.num_bones, 3, 3)).copy()
+        G = np.full((T, m.num_bones, 3, 3), np.nan)  # NaN: not driven (filled at the end)
 
         def assign(bones, rotation):
             for name in bones:
                 G[:, b[name]] = rotation
 
-        def obs(side, a, b):
-            return _unit(g(f"{side}_{b}") - g(f"{side}_{a}"))
+        def obs(side, start, end):
+            return _unit(g(f"{side}_{end}") - g(f"{side}_{start}"))
 
         def segment(aim_obs, ref_obs, aim_rest, ref_rest):
             return frame(aim_obs, ref_obs) @ np.swapaxes(frame(aim_rest, ref_rest), -1, -2)
