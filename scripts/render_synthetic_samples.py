@@ -8,6 +8,10 @@ The script also reports the rendering speed (images/s, one process).
     python scripts/render_synthetic_samples.py                          # 16 samples, 256 px
     python scripts/render_synthetic_samples.py --mocap=false --out=/tmp/proc.png
     python scripts/render_synthetic_samples.py --split=test --num=32 --cols=8 --nolabels
+    python scripts/render_synthetic_samples.py --family=realistic --out=/tmp/realistic.png
+
+``--family=realistic`` renders the skinned MakeHuman people of
+``mhp_tf_datasets.synthetic.realistic`` (placeholder flat shading until the look stage lands).
 """
 
 import os
@@ -37,6 +41,8 @@ flags.DEFINE_enum("mocap", "auto", ["auto", "true", "false"],
                   "Pose source: mocap if obtainable (auto), required (true) or never (false).")
 flags.DEFINE_float("procedural_fraction", 0.3, "Share of procedural poses when using mocap.")
 flags.DEFINE_bool("labels", True, "Draw skeleton, box and caption.")
+flags.DEFINE_enum("family", "capsule", ["capsule", "realistic"],
+                  "Synthetic family: capsule bodies or skinned MakeHuman people.")
 
 
 def draw_labels(image_rgb: np.ndarray, example: dict) -> np.ndarray:
@@ -73,7 +79,15 @@ def main(argv):
                                       procedural_fraction=FLAGS.procedural_fraction)
     clips = generate.load_clips(config)
     print(f"pose source: {'mocap + procedural' if clips else 'procedural only'}")
-    gen = generate.ExampleGenerator(config, FLAGS.split, clips)
+    if FLAGS.family == "realistic":
+        from mhp_tf_datasets.synthetic.realistic import generate as realistic_generate
+        rconfig = realistic_generate.RealisticConfig(
+            image_size=FLAGS.size, seed=FLAGS.seed, mocap=mocap,
+            procedural_fraction=FLAGS.procedural_fraction)
+        gen = realistic_generate.RealisticGenerator(rconfig, FLAGS.split, clips)
+        gen.example(FLAGS.start)  # load the body model before timing
+    else:
+        gen = generate.ExampleGenerator(config, FLAGS.split, clips)
     tiles = []
     start = time.perf_counter()
     examples = [gen.example(i) for i in range(FLAGS.start, FLAGS.start + FLAGS.num)]

