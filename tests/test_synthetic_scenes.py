@@ -124,3 +124,313 @@ def test_cached_records_are_loaded(tmp_path, monkeypatch):
     assert [n for n, _ in loaded.backgrounds] == ["x"]
     np.testing.assert_array_equal(loaded.backgrounds[0][1][..., 0], 200)
     assert loaded.hdris[0][1].dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- lighting
+
+from mhp_tf_datasets.synthetic.realistic import appearance  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic import camera_effects  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic import compose  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic import demo  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic import lighting  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic.gbuffer import GBuffer  # noqa: E402
+from mhp_tf_datasets.synthetic.realistic.gbuffer import PART  # noqa: E402
+
+
+def _unit(v):
+    v = np.asarray(v, np.float64)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _midpoint_bound(height):
+    """Error bound of the midpoint rule over theta for smooth integrands: O(dtheta^2)."""
+    return 3 * (np.pi / height) ** 2
+
+
+@pytest.mark.parametrize("value", [0.3, 1.0, 7.5])
+def test_constant_environment_gives_pi_times_radiance(value):
+    h = 64
+    env = np.full((h, 2 * h, 3), value)
+    coeffs = lighting.project_sh(env)
+    normals = _unit(np.random.default_rng(0).normal(size=(200, 3)))
+    e = lighting.irradiance(coeffs, normals)
+    np.testing.assert_allclose(e, np.pi * value, rtol=_midpoint_bound(h))
+
+
+def _band_limited_field(d):
+    """A radiance made of SH bands l <= 2 only, so the 9-term irradiance is exact."""
+    x, y, z = d[..., 0], d[..., 1], d[..., 2]
+    return np.stack([1 + 0.5 * x + 0.3 * y * z, 0.8 + 0.4 * y + 0.2 * (x * x - z * z),
+                     1.2 - 0.3 * z + 0.25 * x * y], -1)
+
+
+def test_sh_irradiance_matches_numeric_integration():
+    """E(n) = sum over a fine grid of L(w) max(0, n.w) dw (brute force) vs the 9-term SH."""
+    h = 64
+    d, _ = lighting.equirect_directions(h, 2 * h)
+    coeffs = lighting.project_sh(_band_limited_field(d))
+    normals = _unit(np.random.default_rng(1).normal(size=(40, 3)))
+    fine_d, fine_area = lighting.equirect_directions(384, 768)
+    cosines = np.maximum(np.einsum("nk,hwk->nhw", normals, fine_d), 0.0) * fine_area
+    brute = np.einsum("nhw,hwc->nc", cosines, _band_limited_field(fine_d))
+    got = lighting.irradiance(coeffs, normals)
+    np.testing.assert_allclose(got, brute, atol=_midpoint_bound(h) * 2.0)
+
+
+def test_light_from_above_brightens_upward_normals():
+    h = 32
+    d, _ = lighting.equirect_directions(h, 2 * h)
+    env = np.where(d[..., 1:2] > 0.8, 10.0, 0.0) * np.ones(3)  # a bright cap at the zenith
+    light = lighting.Light(coeffs=lighting.project_sh(env), rotation=lighting.camera_to_env())
+    up, side, down = light.irradiance(np.array([[0, -1.0, 0], [1.0, 0, 0], [0, 1.0, 0]]))[:, 0]
+    assert up > side > down
+    assert down < 0.05 * up
+    # the cap has solid angle 2 pi (1 - 0.8); an upward normal sees it at cos >= 0.8
+    cap = 2 * np.pi * (1 - 0.8) * 10.0
+    assert 0.8 * cap < up < cap * 1.05
+
+
+def test_yaw_turns_the_environment_about_the_vertical():
+    h = 32
+    d, _ = lighting.equirect_directions(h, 2 * h)
+    env = np.exp(20 * (d @ np.array([1.0, 0.0, 0.0]) - 1))[..., None] * np.ones(3)  # from env +x
+    coeffs = lighting.project_sh(env)
+    normals = np.array([[1.0, 0, 0], [-1.0, 0, 0], [0, 0, 1.0], [0, 0, -1.0]])  # camera frame
+    still = lighting.Light(coeffs, lighting.camera_to_env(0.0)).irradiance(normals)[:, 0]
+    turned = lighting.Light(coeffs, lighting.camera_to_env(np.pi / 2)).irradiance(normals)[:, 0]
+    assert np.argmax(still) == 0      # camera right = env +x without yaw
+    assert np.argmax(turned) == 2     # a quarter turn brings env +x to the camera's forward
+
+
+def test_sampled_light_is_normalised_and_deterministic():
+    env = np.random.default_rng(0).uniform(0, 5, (16, 32, 3)).astype(np.float32)
+    a = lighting.sample_light(np.random.default_rng(3), [("m", env)], exposure_stops=(0, 0))
+    b = lighting.sample_light(np.random.default_rng(3), [("m", env)], exposure_stops=(0, 0))
+    np.testing.assert_array_equal(a.coeffs, b.coeffs)
+    lum = a.mean_radiance() @ np.array([0.2126, 0.7152, 0.0722])
+    assert lum == pytest.approx(1.0, rel=1e-6)
+    sky = lighting.sample_light(np.random.default_rng(3), [])
+    assert sky.name == "procedural_sky" and np.all(np.isfinite(sky.coeffs))
+
+
+# ----------------------------------------------------------------------------- appearance
+
+
+def _figure(h=96, w=64, yaw=0.0, k=1):
+    return demo.render_figure(h * k, w * k, yaw=yaw, fill=0.9)
+
+
+def test_look_is_deterministic_and_albedo_is_bounded():
+    gb = _figure().gbuffer
+    a1, g1 = appearance.paint(gb, appearance.sample_look(np.random.default_rng(5)))
+    a2, g2 = appearance.paint(gb, appearance.sample_look(np.random.default_rng(5)))
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(g1, g2)
+    assert a1.shape == gb.shape + (3,) and a1.dtype == np.float32
+    assert np.all(a1[~gb.mask] == 0) and a1.min() >= 0 and a1.max() <= 1
+    assert np.all(a1[gb.mask].sum(-1) > 0)
+
+
+def test_skin_tones_cover_the_monk_scale():
+    rng = np.random.default_rng(0)
+    skins = np.stack([appearance.sample_skin(rng) for _ in range(2000)])
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    lum = skins @ weights
+    ends = [appearance.hex_to_linear(c) @ weights * appearance.SKIN_ALBEDO_SCALE
+            for c in appearance.MONK_SKIN_TONES]
+    # both ends of the locus are reached (within the +-10% brightness jitter)
+    assert lum.min() < ends[8] and lum.max() > ends[1]
+    assert lum.min() > 0.85 * ends[9] * 0.9 and lum.max() < ends[0] * 1.15
+
+
+def _solid(colour):
+    return appearance.Garment(colour=np.array(colour, np.float32),
+                              colour2=np.array(colour, np.float32), wrinkles=0.0)
+
+
+def _plain_look(**overrides):
+    look = appearance.sample_look(np.random.default_rng(0))
+    look.skin = np.array([0.4, 0.3, 0.2], np.float32)
+    look.top = _solid([0.0, 0.6, 0.0])
+    look.bottom = _solid([0.0, 0.0, 0.6])
+    look.bottom_kind, look.bottom_end = "trousers", 0.95
+    look.shoes, look.hair, look.cap = _solid([0.6, 0.0, 0.0]), None, None
+    for k, v in overrides.items():
+        setattr(look, k, v)
+    return look
+
+
+def _near(albedo, colour, tol=0.08):
+    return np.all(np.abs(albedo - np.asarray(colour)) <= tol * max(np.max(colour), 0.1) + 1e-6,
+                  axis=-1)
+
+
+@pytest.mark.parametrize("sleeve,end,upper_covered,fore_covered",
+                         [("none", 0.0, 0.0, 0.0), ("short", 0.5, 0.5, 0.0),
+                          ("long", 0.9, 1.0, 0.9)])
+def test_sleeve_length(sleeve, end, upper_covered, fore_covered):
+    gb = _figure(192, 128).gbuffer
+    albedo, _ = appearance.paint(gb, _plain_look(sleeve=sleeve, sleeve_end=end))
+    green = _near(albedo, [0.0, 0.6, 0.0])
+    for part, covered in (("l_upper_arm", upper_covered), ("l_forearm", fore_covered)):
+        sel = gb.part == PART[part]
+        along = gb.along[sel]
+        if sleeve == "none":  # straps over the shoulder only
+            assert not green[sel][along > 0.1].any()
+            continue
+        assert green[sel][along < covered - 0.02].all()
+        assert not green[sel][along > covered + 0.02].any()
+
+
+def test_trousers_shoes_and_skin_regions():
+    gb = _figure(192, 128).gbuffer
+    albedo, _ = appearance.paint(gb, _plain_look(sleeve="short", sleeve_end=0.5))
+    thigh = gb.part == PART["l_thigh"]
+    assert _near(albedo[thigh], [0.0, 0.0, 0.6]).all()
+    assert _near(albedo[gb.part == PART["l_foot"]], [0.6, 0.0, 0.0]).all()
+    hand = gb.part == PART["l_hand"]
+    assert _near(albedo[hand], [0.4, 0.3, 0.2], tol=0.07).all()  # skin +-5% blotches
+
+
+def test_hair_reaches_lower_at_the_back():
+    gb_front = _figure(192, 128, yaw=0.0).gbuffer
+    gb_back = _figure(192, 128, yaw=np.pi).gbuffer
+    look = _plain_look(hair=_solid([0.05, 0.03, 0.02]), hairline_front=0.8, hairline_back=0.3,
+                       long_hair=False)
+    fractions = []
+    for gb in (gb_front, gb_back):
+        albedo, _ = appearance.paint(gb, look)
+        head = gb.part == PART["head"]
+        fractions.append(_near(albedo[head], [0.05, 0.03, 0.02]).mean())
+    assert fractions[1] > fractions[0] + 0.2  # seen from behind the head is mostly hair
+
+
+# ----------------------------------------------------------------------------- compositing
+
+
+def _tiny_assets():
+    """Small in-memory stand-ins for the cached assets (no network, no cache)."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    tex = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    env = rng.uniform(0, 3, (16, 32, 3)).astype(np.float32)
+    return assets.Assets(backgrounds=[("photo", photo)], hdris=[("env", env)],
+                         textures=[("gimp.burlap", tex)], manifest=[])
+
+
+@pytest.mark.parametrize("use_assets", [False, True])
+def test_render_is_deterministic_uint8(use_assets):
+    fig = _figure(96, 64)
+    kit = _tiny_assets() if use_assets else compose.EMPTY_ASSETS
+    outs = [compose.render(fig.gbuffer, 7, kit, fig.feet_px, fig.height_px) for _ in range(2)]
+    assert outs[0].image.dtype == np.uint8 and outs[0].image.shape == (96, 64, 3)
+    np.testing.assert_array_equal(outs[0].image, outs[1].image)
+    assert outs[0].background == ("photo" if use_assets else "procedural")
+    other = compose.render(fig.gbuffer, 8, kit, fig.feet_px, fig.height_px)
+    assert not np.array_equal(other.image, outs[0].image)
+
+
+def _relabelled(gb, rng):
+    """The same surface (mask, depth, normals) with other part ids and along/around."""
+    m = gb.mask
+    part = gb.part.copy()
+    part[m] = rng.integers(0, 17, int(m.sum()))
+    along = np.where(m, rng.uniform(0, 1, m.shape), 0).astype(np.float32)
+    around = np.where(m, rng.uniform(0, 0.999, m.shape), 0).astype(np.float32)
+    return GBuffer(mask=gb.mask, depth=gb.depth, normal=gb.normal, part=part, along=along,
+                   around=around)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_labels_do_not_reach_the_pixels_outside_the_person(seed):
+    """Changing every part id / along / around changes the person only: pixels further than
+    the camera blur (<= 6 px here) and a JPEG colour block (16 px) can carry from the mask
+    are equal."""
+    import cv2
+    fig = demo.render_figure(160, 160, fill=0.45)
+    kit = _tiny_assets()
+    a = compose.render(fig.gbuffer, seed, kit, fig.feet_px, fig.height_px, occluder_p=0.5)
+    b = compose.render(_relabelled(fig.gbuffer, np.random.default_rng(seed)), seed, kit,
+                       fig.feet_px, fig.height_px, occluder_p=0.5)
+    near = cv2.dilate(fig.gbuffer.mask.astype(np.uint8), np.ones((49, 49), np.uint8)) > 0
+    assert (~near).sum() > 0.25 * near.size
+    np.testing.assert_array_equal(a.image[~near], b.image[~near])
+    assert not np.array_equal(a.image[fig.gbuffer.mask], b.image[fig.gbuffer.mask])
+
+
+def test_supersampled_and_soft_edges():
+    fig2 = _figure(96, 64, k=2)
+    out = compose.render(fig2.gbuffer, 3, compose.EMPTY_ASSETS, fig2.feet_px, fig2.height_px,
+                         supersample=2, occluder_p=0.0)
+    assert out.image.shape == (96, 64, 3)
+    partial = (out.person_alpha > 0.05) & (out.person_alpha < 0.95)
+    assert partial.any() and out.person_alpha.max() == pytest.approx(1.0)
+    fig1 = _figure(96, 64)
+    soft = compose.render(fig1.gbuffer, 3, compose.EMPTY_ASSETS, occluder_p=0.0)
+    assert ((soft.person_alpha > 0.05) & (soft.person_alpha < 0.95)).any()
+    with pytest.raises(ValueError, match="supersample"):
+        compose.render(fig1.gbuffer, 3, supersample=5)
+
+
+def test_contact_shadow_darkens_under_the_feet_only():
+    feet = np.array([[30.0, 50.0], [50.0, 52.0]])
+    shade = compose.contact_shadow(64, 80, feet, person_height_px=50.0, strength=0.6)
+    assert shade.shape == (64, 80) and shade.dtype == np.float32
+    assert shade[50, 30] < 0.5 and shade[52, 50] < 0.5
+    assert shade[5, 5] > 0.999 and shade[20, 40] > 0.99  # far above the feet
+    assert shade.min() >= 0.4 - 1e-6
+    np.testing.assert_array_equal(compose.contact_shadow(8, 8, np.zeros((0, 2)), 10.0), 1.0)
+
+
+def test_occluder_covers_part_of_the_person_sometimes():
+    fig = _figure(96, 64)
+    kit = _tiny_assets()
+    covered = []
+    for seed in range(12):
+        out = compose.render(fig.gbuffer, seed, kit, occluder_p=1.0)
+        person = fig.gbuffer.mask
+        covered.append(float((out.occluder_alpha[person] > 0.5).mean()))
+        np.testing.assert_allclose(out.person_alpha,
+                                   np.clip(out.person_alpha, 0, 1))
+    covered = np.array(covered)
+    assert (covered > 0.02).mean() > 0.5 and covered.max() < 0.95
+
+
+# ----------------------------------------------------------------------------- camera
+
+
+def test_srgb_curve_known_values():
+    # IEC 61966-2-1 reference points: linear 0.5 -> 0.735357, 0.0031308 at the knee -> 0.04045
+    np.testing.assert_allclose(camera_effects.linear_to_srgb(np.array([0.0, 0.0031308, 0.5, 1.0])),
+                               [0.0, 0.04045, 0.735357, 1.0], atol=2e-5)
+    x = np.linspace(0, 1, 101, dtype=np.float32)
+    np.testing.assert_allclose(camera_effects.srgb_to_linear(camera_effects.linear_to_srgb(x)),
+                               x, atol=1e-5)
+
+
+def test_blur_kernels_are_normalised_and_effects_off_is_identity():
+    for length, angle in ((1.5, 0.0), (5.0, 1.0), (9.3, 2.5)):
+        k = camera_effects.motion_kernel(length, angle)
+        assert k.sum() == pytest.approx(1.0, abs=1e-5) and k.min() >= 0
+    for radius in (0.6, 1.5, 3.0):
+        k = camera_effects.disc_kernel(radius)
+        assert k.sum() == pytest.approx(1.0, abs=1e-5)
+        assert k[k.shape[0] // 2, k.shape[1] // 2] == k.max()
+    img = np.random.default_rng(0).uniform(0, 1, (16, 16, 3)).astype(np.float32)
+    out = camera_effects.apply_effects(img, camera_effects.CameraEffects(),
+                                       np.random.default_rng(0))
+    np.testing.assert_array_equal(
+        out, np.round(camera_effects.linear_to_srgb(img) * 255).astype(np.uint8))
+
+
+def test_camera_effects_change_the_image_plausibly():
+    img = np.zeros((64, 64, 3), np.float32)
+    img[:, 32:] = 0.5
+    fx = camera_effects.CameraEffects(motion_length=5.0, defocus_radius=1.5, jpeg_quality=50,
+                                      shot_noise=1e-3, read_noise=3e-3)
+    out = camera_effects.apply_effects(img, fx, np.random.default_rng(0)).astype(np.float32)
+    ref = np.round(camera_effects.linear_to_srgb(img) * 255)
+    assert np.abs(out - ref).mean() > 0.5            # something happened
+    assert np.abs(out[:, :24] - ref[:, :24]).mean() < 12   # but far from the edge, little
+    edge = out[32, 28:36, 1]
+    assert edge[0] < edge[3] < edge[-1]              # the step is blurred, still monotone-ish
