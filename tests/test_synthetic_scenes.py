@@ -434,3 +434,15 @@ def test_camera_effects_change_the_image_plausibly():
     assert np.abs(out[:, :24] - ref[:, :24]).mean() < 12   # but far from the edge, little
     edge = out[32, 28:36, 1]
     assert edge[0] < edge[3] < edge[-1]              # the step is blurred, still monotone-ish
+
+
+def test_feet_from_gbuffer_matches_the_projected_soles():
+    fig = demo.render_figure(160, 120, fill=0.8)
+    feet, height = compose.feet_from_gbuffer(fig.gbuffer)
+    assert feet.shape == (2, 2)
+    # sole centres projected by the figure vs the lowest foot pixels: a few px apart at most
+    assert np.abs(np.sort(feet[:, 0]) - np.sort(fig.feet_px[:, 0])).max() < 6
+    assert np.abs(feet[:, 1].max() - fig.feet_px[:, 1].max()) < 6
+    assert abs(height - fig.height_px) < 0.06 * fig.height_px
+    none, zero = compose.feet_from_gbuffer(GBuffer.empty(8, 8))
+    assert none.shape == (0, 2) and zero == 0.0

@@ -493,14 +493,20 @@ def load_assets(directory: Optional[str] = None, download: bool = True) -> Asset
     return assets
 
 
-def main(argv=None):
-    """``python -m mhp_tf_datasets.synthetic.realistic.assets``: build the cache, list licences."""
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=None, help="cache directory (default: "
-                        f"${CACHE_ENV} or {DEFAULT_CACHE_DIR})")
-    args = parser.parse_args(argv)
-    records = build_cache(args.cache)
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("cache_dir", None, f"Asset cache (default ${CACHE_ENV} or "
+                        f"{DEFAULT_CACHE_DIR}).")
+
+
+def main(argv):
+    """Build the cache (fetching what is missing) and list every file with its licence."""
+    from absl import flags
+
+    del argv
+    directory = flags.FLAGS.cache_dir
+    records = build_cache(directory)
     by_kind = {}
     for r in records:
         by_kind.setdefault(r["kind"], []).append(r)
@@ -508,8 +514,12 @@ def main(argv=None):
         print(f"{kind}: {len(rs)}")
         for r in rs:
             print(f"  {r['name']:40s} {r['package']}={r['version']}  {r['licence']}")
-    print(f"cache: {cache_dir(args.cache)}")
+    print(f"cache: {cache_dir(directory)}")
+    return 0 if records else 1
 
 
 if __name__ == "__main__":
-    main()
+    from absl import app
+
+    define_flags()
+    app.run(main)

@@ -41,6 +41,7 @@ from mhp_tf_datasets.synthetic.realistic import camera_effects
 from mhp_tf_datasets.synthetic.realistic import lighting
 from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
+from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 
 STAGES = ("background", "light", "look", "shadow", "composite", "occluders", "camera")
 EMPTY_ASSETS = Assets([], [], [], [])
@@ -98,6 +99,27 @@ def contact_shadow(height: int, width: int, feet_px: np.ndarray, person_height_p
     return (1.0 - strength * occlusion).astype(np.float32)
 
 
+def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
+    """Sole points ``[K, 2]`` (the lowest pixel of each visible foot part, else of the
+    person) and the person's height in pixels (the mask's row extent), for
+    :func:`contact_shadow` when the renderer gives no projected joints. Crude for people who
+    are not standing (the extent then underestimates the scale)."""
+    rows = np.nonzero(gbuffer.mask.any(axis=1))[0]
+    if len(rows) == 0:
+        return np.zeros((0, 2)), 0.0
+    feet = []
+    for name in ("l_foot", "r_foot"):
+        ys, xs = np.nonzero(gbuffer.part == PART[name])
+        if len(ys):
+            low = ys == ys.max()
+            feet.append([xs[low].mean(), ys.max() + 0.5])
+    if not feet:
+        ys, xs = np.nonzero(gbuffer.mask)
+        low = ys == ys.max()
+        feet.append([xs[low].mean(), ys.max() + 0.5])
+    return np.array(feet, np.float64), float(rows[-1] - rows[0] + 1)
+
+
 def _soft_edges(premult: np.ndarray, coverage: np.ndarray, sigma: float = 0.7):
     """Blur the premultiplied colour and coverage in the band round the silhouette only."""
     hard = coverage > 0.5
@@ -144,8 +166,8 @@ def occluder(rng: np.random.Generator, height: int, width: int,
         c = appearance.sample_garment(rng, pattern="solid").colour
         colour = np.broadcast_to(c, (height, width, 3)).astype(np.float32)
     if rng.random() < 0.75:  # a band from one side covering part of the box
-        side = rng.choice(["bottom", "left", "right", "top"], p=[0.45, 0.22, 0.22, 0.11])
-        f = rng.uniform(0.12, 0.45)
+        side = rng.choice(["bottom", "left", "right", "top"], p=[0.5, 0.22, 0.22, 0.06])
+        f = rng.uniform(0.12, 0.45) if side != "top" else rng.uniform(0.05, 0.25)
         tilt = rng.uniform(-0.15, 0.15)
         if side in ("bottom", "top"):
             edge = y1 - f * bh if side == "bottom" else y0 + f * bh
@@ -178,7 +200,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
     G-buffer and the assets. ``feet_px``/``person_height_px``: in G-buffer pixels, for the
-    contact shadow (skipped when missing). ``supersample``: the G-buffer's size over the
+    contact shadow (skipped when missing; :func:`feet_from_gbuffer` estimates them). ``supersample``: the G-buffer's size over the
     output's (an integer that divides both sides).
     """
     timings = {}
