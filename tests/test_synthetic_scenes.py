@@ -446,3 +446,39 @@ def test_feet_from_gbuffer_matches_the_projected_soles():
     assert abs(height - fig.height_px) < 0.06 * fig.height_px
     none, zero = compose.feet_from_gbuffer(GBuffer.empty(8, 8))
     assert none.shape == (0, 2) and zero == 0.0
+
+
+def _shadow_centroid_offset(direction):
+    fig = demo.render_figure(128, 128, fill=0.5)
+    cov = fig.gbuffer.mask.astype(np.float32)
+    shade = compose.cast_shadow(cov, fig.feet_px, fig.height_px, _unit(direction), 0.6)
+    dark = (1.0 - shade) * (1.0 - cov)  # the shadow where it is seen (off the person)
+    assert dark.sum() > 0 and shade.min() >= 0.4 - 1e-6
+    ys, xs = np.mgrid[0:128, 0:128]
+    centroid = np.array([(dark * xs).sum(), (dark * ys).sum()]) / dark.sum()
+    return centroid - fig.feet_px.mean(0)
+
+
+def test_cast_shadow_falls_away_from_the_light():
+    from_left = _shadow_centroid_offset([-0.8, -0.5, 0.0])
+    from_right = _shadow_centroid_offset([0.8, -0.5, 0.0])
+    assert from_left[0] > 5 and from_right[0] < -5          # opposite side of the feet
+    behind = _shadow_centroid_offset([0.0, -0.5, 0.8])        # light beyond the person
+    assert behind[1] > 2                                      # shadow comes towards the camera
+    cov = np.ones((8, 8), np.float32)
+    below = compose.cast_shadow(cov, np.array([[4.0, 7.0]]), 6.0, _unit([0, 0.3, 1]), 0.6)
+    np.testing.assert_array_equal(below, 1.0)                 # light below the horizon
+
+
+def test_ambient_occlusion_darkens_surfaces_behind_nearer_ones():
+    h, w = 64, 64
+    gb = GBuffer.empty(h, w)
+    gb.mask[8:56, 8:56] = True
+    gb.depth[8:56, 8:56] = 3.0
+    gb.depth[8:56, 28:36] = 2.7        # a bar 30 cm in front of the back plane
+    ao = compose.ambient_occlusion(gb, strength=0.5, radius_m=0.12)
+    assert np.all(ao[~gb.mask] == 1.0)
+    assert ao[30, 26] < 0.9            # back plane beside the bar: occluded
+    assert ao[30, 10] > ao[30, 26]     # further from the bar: less
+    assert np.all(ao[:, 28:36] == 1.0)  # the bar itself is in front of its surroundings
+    assert ao.min() >= 0.5 - 1e-6

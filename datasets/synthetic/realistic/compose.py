@@ -10,10 +10,14 @@ changing one stage's draws never shifts another's):
    person's exposure then follows the photo's brightness (the square root of its mean linear
    luminance over 0.2, clipped to 0.5-1.6, times 0.8), so a person in a dark photo is dark too.
 3. *look*: skin, clothes and hair (:mod:`.appearance`), shaded with that light.
-4. *contact shadow*: soft dark ellipses on the background under each foot and a wider, fainter
-   one under both (anisotropic Gaussians; widths 7% and 20% of the person's height in pixels,
-   heights a quarter of that): what a ground plane's ambient occlusion looks like from a
-   standing camera. It needs only the 2D sole points and the person's pixel height.
+   Screen-space ambient occlusion from the depth buffer darkens body pixels that lie behind
+   their surroundings (arm in front of the chest, inner thighs).
+4. *shadows*: a contact shadow -- soft dark ellipses on the background under each foot and a
+   wider, fainter one under both (anisotropic Gaussians; widths 7% and 20% of the person's
+   height in pixels, heights a quarter of that): what a ground plane's ambient occlusion
+   looks like from a standing camera -- and a cast shadow, the silhouette laid on the ground
+   away from the light's dominant direction (:func:`cast_shadow`), as dark as the light is
+   directional. Both need only the 2D sole points and the person's pixel height.
 5. *compositing* with antialiased edges: if the G-buffer has ``k`` times the output's size
    (``supersample=k``) the premultiplied person and its coverage are area-averaged; otherwise
    the one-pixel band round the silhouette is blurred (Gaussian, sigma 0.7 px) in
@@ -24,8 +28,8 @@ changing one stage's draws never shifts another's):
 7. *camera*: motion blur, defocus, white balance, noise, sRGB, JPEG (:mod:`.camera_effects`).
 
 Labels never reach the pixels: parts, ``along`` and ``around`` only choose materials inside
-the person's mask; outside it the image depends on the person only through the shadow under
-the feet, the occluder placement (beside the person's box) and the blur of the camera.
+the person's mask; outside it the image depends on the person only through the shadows on
+the ground, the occluder placement (beside the person's box) and the blur of the camera.
 """
 
 import dataclasses
@@ -97,6 +101,64 @@ def contact_shadow(height: int, width: int, feet_px: np.ndarray, person_height_p
         g = np.exp(-0.5 * (((xx - fx) / sx) ** 2 + ((yy - fy - 0.3 * sy) / sy) ** 2))
         occlusion = np.maximum(occlusion, weight * g)
     return (1.0 - strength * occlusion).astype(np.float32)
+
+
+def cast_shadow(coverage: np.ndarray, feet_px: np.ndarray, person_height_px: float,
+                light_dir_cam: np.ndarray, strength: float,
+                ground_foreshortening: float = 0.3) -> np.ndarray:
+    """Multiplicative shading ``[H, W]``: the person's silhouette laid on the ground away
+    from the light (a 2D drop shadow).
+
+    Model: a vertical person of height ``h`` px standing at the mean sole point casts a shadow
+    of length ``h / tan(elevation)`` (at most ``2.5 h``) along the ground direction opposite
+    the light's horizontal direction; a ground direction ``(gx, gz)`` (camera x right, z
+    forward) appears in the image as ``(gx, -gz * ground_foreshortening)`` (a camera looking
+    slightly down on the ground). The silhouette is mapped there by the affine map keeping
+    image x-offsets and sending the head-above-feet vector to the shadow tip (whose vertical
+    extent is at least 6 % of the height, so a sideways shadow is a thin band), then blurred
+    by 1.5 % of the height. ``light_dir_cam``: unit vector towards the light (camera frame,
+    y down); lights at or below the horizon cast nothing.
+    """
+    h, w = coverage.shape
+    feet = np.asarray(feet_px, np.float64).reshape(-1, 2)
+    d = np.asarray(light_dir_cam, np.float64)
+    elevation = np.arcsin(np.clip(-d[1], -1.0, 1.0))
+    if len(feet) == 0 or person_height_px <= 0 or elevation <= 0.02 or strength <= 0:
+        return np.ones((h, w), np.float32)
+    horizontal = np.array([d[0], d[2]])
+    norm = np.linalg.norm(horizontal)
+    ground = -horizontal / norm if norm > 1e-6 else np.zeros(2)
+    length = min(person_height_px / np.tan(elevation), 2.5 * person_height_px)
+    tip = length * np.array([ground[0], -ground[1] * ground_foreshortening])
+    # a shadow straight across the image still has some depth: at least 6 % of the height
+    tip[1] = np.copysign(max(abs(tip[1]), 0.06 * person_height_px), tip[1] if tip[1] else 1.0)
+    anchor = feet.mean(0)
+    a = np.array([[1.0, -tip[0] / person_height_px], [0.0, -tip[1] / person_height_px]])
+    m = np.concatenate([a, (anchor - a @ anchor)[:, None]], 1)
+    shadow = cv2.warpAffine(coverage.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                            borderValue=0.0)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(0.015 * person_height_px, 0.5))
+    return (1.0 - strength * np.clip(shadow, 0.0, 1.0)).astype(np.float32)
+
+
+def ambient_occlusion(gbuffer, strength: float = 0.5, radius_m: float = 0.12) -> np.ndarray:
+    """Screen-space ambient occlusion ``[H, W]`` in (0, 1] from the G-buffer's depth: a body
+    pixel behind the mean depth of the body round it (an arm in front of the chest, the
+    inner thighs, under the chin) is darkened by ``strength * clip(excess / radius_m, 0, 1)``,
+    the neighbourhood being a Gaussian of about a tenth of the person's pixel height."""
+    mask = gbuffer.mask
+    out = np.ones(mask.shape, np.float32)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if len(rows) == 0:
+        return out
+    sigma = max(0.03 * (rows[-1] - rows[0] + 1), 1.0)
+    m = mask.astype(np.float32)
+    depth = np.where(mask, gbuffer.depth, 0.0).astype(np.float32)
+    mean = cv2.GaussianBlur(depth, (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(m, (0, 0), sigma), 1e-6)
+    excess = np.clip((depth - mean) / radius_m, 0.0, 1.0)
+    out[mask] = 1.0 - strength * excess[mask]
+    return out
 
 
 def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
@@ -230,11 +292,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     look = appearance.sample_look(rng_look, assets.cloth_textures)
     albedo, gloss = appearance.paint(gbuffer, look)
     radiance = lighting.shade(albedo, gbuffer.normal, light, gloss) * exposure
-    lap("look")
-    if feet_px is not None and person_height_px:
-        bg = bg * contact_shadow(h, w, np.asarray(feet_px) / k, person_height_px / k,
-                                 rng_shadow.uniform(0.3, 0.65))[..., None]
-    lap("shadow")
+    radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
     coverage = gbuffer.mask.astype(np.float32)
     premult = radiance * coverage[..., None]
     if k > 1:
@@ -242,6 +300,15 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         coverage = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
     else:
         premult, coverage = _soft_edges(premult, coverage)
+    lap("look")
+    if feet_px is not None and person_height_px:
+        feet, height_px = np.asarray(feet_px) / k, person_height_px / k
+        bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
+        direction, directionality = light.dominant_direction()
+        strength = rng_shadow.uniform(0.5, 0.9) * directionality
+        bg = bg * cast_shadow(coverage, feet, height_px, direction, strength,
+                              rng_shadow.uniform(0.15, 0.45))[..., None]
+    lap("shadow")
     image = bg * (1.0 - coverage[..., None]) + premult
     lap("composite")
     occ_alpha = np.zeros((h, w), np.float32)
