@@ -482,3 +482,52 @@ def test_ambient_occlusion_darkens_surfaces_behind_nearer_ones():
     assert ao[30, 10] > ao[30, 26]     # further from the bar: less
     assert np.all(ao[:, 28:36] == 1.0)  # the bar itself is in front of its surroundings
     assert ao.min() >= 0.5 - 1e-6
+
+
+@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb")
+def test_fetch_and_cache_a_package_end_to_end(tmp_path, monkeypatch):
+    """A hand-made .deb served by a stand-in apt-get: unpacked, licences read per file, the
+    non-commercial and the excluded photo left out, the big photo downscaled, manifest written."""
+    import json
+    import os
+    import subprocess
+
+    import cv2
+    pkg = "lomiri-wallpapers-16.04"
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {pkg}\nVersion: 20.04.0-2\nArchitecture: all\nMaintainer: t <t@t>\n"
+        "Description: test\n")
+    photos = root / "usr/share/backgrounds"
+    photos.mkdir(parents=True)
+    big = np.random.default_rng(0).integers(0, 256, (600, 2048, 3)).astype(np.uint8)
+    for name in ("open_by_A.jpg", "nc_by_B.jpg", "analogpattern_by_Peter_Nerlich.jpg"):
+        cv2.imwrite(str(photos / name), big)
+    doc = root / f"usr/share/doc/{pkg}"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: 16.04/open_by_A.jpg\n       16.04/analogpattern_by_Peter_Nerlich.jpg\n"
+        "Copyright: 2018, A\nLicense: CC-BY-4.0\n\n"
+        "Files: 16.04/nc_by_B.jpg\nCopyright: 2018, B\nLicense: CC-BY-NC-4.0\n")
+    deb = tmp_path / "served.deb"
+    subprocess.run(["dpkg-deb", "--build", str(root), str(deb)], check=True,
+                   capture_output=True)
+    fake = tmp_path / "fake-apt-get"
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = download ] || exit 2\n"
+                    f"cp '{deb}' ./{pkg}_20.04.0-2_all.deb\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(assets, "APT_GET", str(fake))
+    with pytest.warns(UserWarning, match="commercial"):
+        records = assets.build_cache(str(tmp_path / "cache"), packages=[pkg])
+    assert [r["name"] for r in records] == ["lomiri.open_by_A"]
+    r = records[0]
+    assert r["licence"] == "CC-BY-4.0" and r["copyright"] == "2018, A"
+    assert r["version"] == "20.04.0-2" and r["source"] == "/usr/share/backgrounds/open_by_A.jpg"
+    out = assets.cache_dir(str(tmp_path / "cache"))
+    img = cv2.imread(os.path.join(out, r["file"]))
+    assert max(img.shape[:2]) == assets.BACKGROUND_LONG_SIDE
+    with open(os.path.join(out, "manifest.json")) as f:
+        manifest = json.load(f)
+    assert manifest["files"] == records and "excluded" in manifest
