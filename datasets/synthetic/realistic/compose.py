@@ -8,7 +8,9 @@ changing one stage's draws never shifts another's):
    cropped and mirrored; without photos a procedural backdrop (``synthetic.scene.backdrop``).
 2. *light*: an HDRI's 9 SH coefficients, random yaw and exposure (:mod:`.lighting`); the
    person's exposure then follows the photo's brightness (the square root of its mean linear
-   luminance over 0.2, clipped to 0.5-1.6, times 0.8), so a person in a dark photo is dark too.
+   luminance over 0.2, clipped to 0.5-1.6, times 0.8), so a person in a dark photo is dark
+   too, and takes about a third of the photo's colour cast (its mean colour over its
+   luminance, per channel, to the power 0.35, clipped to 0.8-1.25).
 3. *look*: skin, clothes and hair (:mod:`.appearance`), shaded with that light.
    Screen-space ambient occlusion from the depth buffer darkens body pixels that lie behind
    their surroundings (arm in front of the chest, inner thighs).
@@ -204,7 +206,7 @@ def _person_box(coverage: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
 
 def occluder(rng: np.random.Generator, height: int, width: int,
              box: Optional[Tuple[int, int, int, int]], textures, photos,
-             light: lighting.Light, exposure: float) -> Tuple[np.ndarray, np.ndarray]:
+             light: lighting.Light, exposure) -> Tuple[np.ndarray, np.ndarray]:
     """A random occluder near the person's box: linear colour ``[H, W, 3]`` and alpha."""
     alpha = np.zeros((height, width), np.float32)
     if box is None:
@@ -286,8 +288,11 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     bg, bg_name = background(rng_bg, h, w, assets.backgrounds)
     lap("background")
     light = lighting.sample_light(rng_light, assets.hdris)
-    bg_lum = float((bg @ np.array([0.2126, 0.7152, 0.0722], np.float32)).mean())
-    exposure = 0.8 * float(np.clip(np.sqrt(bg_lum / 0.2), 0.5, 1.6))
+    bg_mean = bg.reshape(-1, 3).mean(0)
+    bg_lum = float(bg_mean @ np.array([0.2126, 0.7152, 0.0722]))
+    # exposure follows the photo's brightness, and a third of its colour cast (harmonisation)
+    tint = np.clip((bg_mean / max(bg_lum, 1e-4)) ** 0.35, 0.8, 1.25).astype(np.float32)
+    exposure = 0.8 * float(np.clip(np.sqrt(bg_lum / 0.2), 0.5, 1.6)) * tint
     lap("light")
     look = appearance.sample_look(rng_look, assets.cloth_textures)
     albedo, gloss = appearance.paint(gbuffer, look)
