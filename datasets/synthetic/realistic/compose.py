@@ -1,0 +1,330 @@
+"""Put a shaded person into a photograph: background, light, contact shadow, occluders, camera.
+
+:func:`render` takes one :class:`~.gbuffer.GBuffer` and a seed and returns the final uint8
+image, in these stages (each with its own random stream, spawned from the seed, so that
+changing one stage's draws never shifts another's):
+
+1. *background*: a real photo (:mod:`.assets`) scaled to cover the frame (1-1.6x), randomly
+   cropped and mirrored; without photos a procedural backdrop (``synthetic.scene.backdrop``).
+2. *light*: an HDRI's 9 SH coefficients, random yaw and exposure (:mod:`.lighting`); the
+   person's exposure then follows the photo's brightness (the square root of its mean linear
+   luminance over 0.2, clipped to 0.5-1.6, times 0.8), so a person in a dark photo is dark
+   too, and takes about a third of the photo's colour cast (its mean colour over its
+   luminance, per channel, to the power 0.35, clipped to 0.8-1.25).
+3. *look*: skin, clothes and hair (:mod:`.appearance`), shaded with that light.
+   Screen-space ambient occlusion from the depth buffer darkens body pixels that lie behind
+   their surroundings (arm in front of the chest, inner thighs).
+4. *shadows*: a contact shadow -- soft dark ellipses on the background under each foot and a
+   wider, fainter one under both (anisotropic Gaussians; widths 7% and 20% of the person's
+   height in pixels, heights a quarter of that): what a ground plane's ambient occlusion
+   looks like from a standing camera -- and a cast shadow, the silhouette laid on the ground
+   away from the light's dominant direction (:func:`cast_shadow`), as dark as the light is
+   directional. Both need only the 2D sole points and the person's pixel height.
+5. *compositing* with antialiased edges: if the G-buffer has ``k`` times the output's size
+   (``supersample=k``) the premultiplied person and its coverage are area-averaged; otherwise
+   the one-pixel band round the silhouette is blurred (Gaussian, sigma 0.7 px) in
+   premultiplied form.
+6. *occluders* (30% of images): a textured band (a texture photo or a piece of another
+   background) entering from one side of the person's box and hiding 12-45% of it, or a few
+   blobs; lit flat by the same light.
+7. *camera*: motion blur, defocus, white balance, noise, sRGB, JPEG (:mod:`.camera_effects`).
+
+Labels never reach the pixels: parts, ``along`` and ``around`` only choose materials inside
+the person's mask; outside it the image depends on the person only through the shadows on
+the ground, the occluder placement (beside the person's box) and the blur of the camera.
+"""
+
+import dataclasses
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from mhp_tf_datasets.synthetic import scene as procedural
+from mhp_tf_datasets.synthetic.realistic import appearance
+from mhp_tf_datasets.synthetic.realistic import camera_effects
+from mhp_tf_datasets.synthetic.realistic import lighting
+from mhp_tf_datasets.synthetic.realistic.assets import Assets
+from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
+from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
+
+STAGES = ("background", "light", "look", "shadow", "composite", "occluders", "camera")
+EMPTY_ASSETS = Assets([], [], [], [])
+
+
+@dataclasses.dataclass
+class Rendered:
+    image: np.ndarray            # uint8 [H, W, 3] sRGB
+    person_alpha: np.ndarray     # float32 [H, W]: visible coverage of the person
+    occluder_alpha: np.ndarray   # float32 [H, W]
+    background: str
+    light: str
+    look: str
+    timings_ms: Dict[str, float]
+
+
+def background(rng: np.random.Generator, height: int, width: int,
+               photos: Sequence[Tuple[str, np.ndarray]] = ()) -> Tuple[np.ndarray, str]:
+    """Linear float ``[H, W, 3]`` background and its name (a photo or ``procedural``)."""
+    if not len(photos):
+        return srgb_to_linear(procedural.backdrop(rng, height, width)), "procedural"
+    name, photo = photos[int(rng.integers(len(photos)))]
+    ph, pw = photo.shape[:2]
+    scale = max(height / ph, width / pw) * rng.uniform(1.0, 1.6)
+    crop_h = min(ph, int(np.ceil(height / scale)))
+    crop_w = min(pw, int(np.ceil(width / scale)))
+    y0 = int(rng.integers(0, ph - crop_h + 1))
+    x0 = int(rng.integers(0, pw - crop_w + 1))
+    crop = photo[y0:y0 + crop_h, x0:x0 + crop_w]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    crop = cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA)
+    return srgb_to_linear(crop.astype(np.float32) / 255.0), name
+
+
+def contact_shadow(height: int, width: int, feet_px: np.ndarray, person_height_px: float,
+                   strength: float = 0.5) -> np.ndarray:
+    """Multiplicative shading ``[H, W]`` in (0, 1] darkening the ground under the feet.
+
+    ``feet_px``: ``[K, 2]`` image points (x, y) under the soles; ``person_height_px``: the
+    person's standing height in pixels (sets the blob sizes); ``strength``: the darkening at
+    the centre of a foot blob.
+    """
+    feet = np.asarray(feet_px, np.float64).reshape(-1, 2)
+    if len(feet) == 0 or person_height_px <= 0:
+        return np.ones((height, width), np.float32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    occlusion = np.zeros((height, width))
+    blobs = [(f, 0.07, 1.0) for f in feet] + [(feet.mean(0), 0.2, 0.5)]
+    for (fx, fy), rel, weight in blobs:
+        sx = max(rel * person_height_px, 1.0)
+        sy = max(0.25 * sx, 0.7)
+        g = np.exp(-0.5 * (((xx - fx) / sx) ** 2 + ((yy - fy - 0.3 * sy) / sy) ** 2))
+        occlusion = np.maximum(occlusion, weight * g)
+    return (1.0 - strength * occlusion).astype(np.float32)
+
+
+def cast_shadow(coverage: np.ndarray, feet_px: np.ndarray, person_height_px: float,
+                light_dir_cam: np.ndarray, strength: float,
+                ground_foreshortening: float = 0.3) -> np.ndarray:
+    """Multiplicative shading ``[H, W]``: the person's silhouette laid on the ground away
+    from the light (a 2D drop shadow).
+
+    Model: a vertical person of height ``h`` px standing at the mean sole point casts a shadow
+    of length ``h / tan(elevation)`` (at most ``2.5 h``) along the ground direction opposite
+    the light's horizontal direction; a ground direction ``(gx, gz)`` (camera x right, z
+    forward) appears in the image as ``(gx, -gz * ground_foreshortening)`` (a camera looking
+    slightly down on the ground). The silhouette is mapped there by the affine map keeping
+    image x-offsets and sending the head-above-feet vector to the shadow tip (whose vertical
+    extent is at least 6 % of the height, so a sideways shadow is a thin band), then blurred
+    by 1.5 % of the height. ``light_dir_cam``: unit vector towards the light (camera frame,
+    y down); lights at or below the horizon cast nothing.
+    """
+    h, w = coverage.shape
+    feet = np.asarray(feet_px, np.float64).reshape(-1, 2)
+    d = np.asarray(light_dir_cam, np.float64)
+    elevation = np.arcsin(np.clip(-d[1], -1.0, 1.0))
+    if len(feet) == 0 or person_height_px <= 0 or elevation <= 0.02 or strength <= 0:
+        return np.ones((h, w), np.float32)
+    horizontal = np.array([d[0], d[2]])
+    norm = np.linalg.norm(horizontal)
+    ground = -horizontal / norm if norm > 1e-6 else np.zeros(2)
+    length = min(person_height_px / np.tan(elevation), 2.5 * person_height_px)
+    tip = length * np.array([ground[0], -ground[1] * ground_foreshortening])
+    # a shadow straight across the image still has some depth: at least 6 % of the height
+    tip[1] = np.copysign(max(abs(tip[1]), 0.06 * person_height_px), tip[1] if tip[1] else 1.0)
+    anchor = feet.mean(0)
+    a = np.array([[1.0, -tip[0] / person_height_px], [0.0, -tip[1] / person_height_px]])
+    m = np.concatenate([a, (anchor - a @ anchor)[:, None]], 1)
+    shadow = cv2.warpAffine(coverage.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                            borderValue=0.0)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), max(0.015 * person_height_px, 0.5))
+    return (1.0 - strength * np.clip(shadow, 0.0, 1.0)).astype(np.float32)
+
+
+def ambient_occlusion(gbuffer, strength: float = 0.5, radius_m: float = 0.12) -> np.ndarray:
+    """Screen-space ambient occlusion ``[H, W]`` in (0, 1] from the G-buffer's depth: a body
+    pixel behind the mean depth of the body round it (an arm in front of the chest, the
+    inner thighs, under the chin) is darkened by ``strength * clip(excess / radius_m, 0, 1)``,
+    the neighbourhood being a Gaussian of about a tenth of the person's pixel height."""
+    mask = gbuffer.mask
+    out = np.ones(mask.shape, np.float32)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if len(rows) == 0:
+        return out
+    sigma = max(0.03 * (rows[-1] - rows[0] + 1), 1.0)
+    m = mask.astype(np.float32)
+    depth = np.where(mask, gbuffer.depth, 0.0).astype(np.float32)
+    mean = cv2.GaussianBlur(depth, (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(m, (0, 0), sigma), 1e-6)
+    excess = np.clip((depth - mean) / radius_m, 0.0, 1.0)
+    out[mask] = 1.0 - strength * excess[mask]
+    return out
+
+
+def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
+    """Sole points ``[K, 2]`` (the lowest pixel of each visible foot part, else of the
+    person) and the person's height in pixels (the mask's row extent), for
+    :func:`contact_shadow` when the renderer gives no projected joints. Crude for people who
+    are not standing (the extent then underestimates the scale)."""
+    rows = np.nonzero(gbuffer.mask.any(axis=1))[0]
+    if len(rows) == 0:
+        return np.zeros((0, 2)), 0.0
+    feet = []
+    for name in ("l_foot", "r_foot"):
+        ys, xs = np.nonzero(gbuffer.part == PART[name])
+        if len(ys):
+            low = ys == ys.max()
+            feet.append([xs[low].mean(), ys.max() + 0.5])
+    if not feet:
+        ys, xs = np.nonzero(gbuffer.mask)
+        low = ys == ys.max()
+        feet.append([xs[low].mean(), ys.max() + 0.5])
+    return np.array(feet, np.float64), float(rows[-1] - rows[0] + 1)
+
+
+def _soft_edges(premult: np.ndarray, coverage: np.ndarray, sigma: float = 0.7):
+    """Blur the premultiplied colour and coverage in the band round the silhouette only."""
+    hard = coverage > 0.5
+    kernel = np.ones((3, 3), np.uint8)
+    band = (cv2.dilate(hard.astype(np.uint8), kernel) > 0) & ~(
+        cv2.erode(hard.astype(np.uint8), kernel) > 0)
+    blurred_c = cv2.GaussianBlur(coverage, (0, 0), sigma)
+    blurred_p = cv2.GaussianBlur(premult, (0, 0), sigma)
+    coverage = np.where(band, blurred_c, coverage)
+    premult = np.where(band[..., None], blurred_p, premult)
+    return premult, coverage
+
+
+def _person_box(coverage: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
+    ys, xs = np.nonzero(coverage > 0.5)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def occluder(rng: np.random.Generator, height: int, width: int,
+             box: Optional[Tuple[int, int, int, int]], textures, photos,
+             light: lighting.Light, exposure) -> Tuple[np.ndarray, np.ndarray]:
+    """A random occluder near the person's box: linear colour ``[H, W, 3]`` and alpha."""
+    alpha = np.zeros((height, width), np.float32)
+    if box is None:
+        box = (width // 4, height // 4, 3 * width // 4, 3 * height // 4)
+    x0, y0, x1, y1 = box
+    bw, bh = x1 - x0, y1 - y0
+    pick = rng.random()
+    if len(photos) and pick < 0.35:  # a piece of another photo
+        colour, _ = background(rng, height, width, photos)
+    elif len(textures) and pick < 0.85:  # a texture photo, tiled at a random scale
+        _, src = textures[int(rng.integers(len(textures)))]
+        tile = srgb_to_linear(np.asarray(src, np.float32) / 255.0)
+        f = rng.uniform(0.5, 2.0) * max(height, width) / 256
+        tile = cv2.resize(tile, (max(2, int(tile.shape[1] * f)), max(2, int(tile.shape[0] * f))),
+                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+        reps = (height // tile.shape[0] + 2, width // tile.shape[1] + 2)
+        oy, ox = int(rng.integers(0, tile.shape[0])), int(rng.integers(0, tile.shape[1]))
+        colour = np.ascontiguousarray(np.tile(tile, (reps[0], reps[1], 1))[
+            oy:oy + height, ox:ox + width])
+    else:
+        c = appearance.sample_garment(rng, pattern="solid").colour
+        colour = np.broadcast_to(c, (height, width, 3)).astype(np.float32)
+    if rng.random() < 0.75:  # a band from one side covering part of the box
+        side = rng.choice(["bottom", "left", "right", "top"], p=[0.5, 0.22, 0.22, 0.06])
+        f = rng.uniform(0.12, 0.45) if side != "top" else rng.uniform(0.05, 0.25)
+        tilt = rng.uniform(-0.15, 0.15)
+        if side in ("bottom", "top"):
+            edge = y1 - f * bh if side == "bottom" else y0 + f * bh
+            xs = np.array([-width, 2 * width])
+            ys = edge + tilt * (xs - (x0 + x1) / 2)
+            far = 2 * height if side == "bottom" else -height
+            pts = np.array([[xs[0], ys[0]], [xs[1], ys[1]], [xs[1], far], [xs[0], far]])
+        else:
+            edge = x0 + f * bw if side == "left" else x1 - f * bw
+            ys = np.array([-height, 2 * height])
+            xs = edge + tilt * (ys - (y0 + y1) / 2)
+            far = -width if side == "left" else 2 * width
+            pts = np.array([[xs[0], ys[0]], [xs[1], ys[1]], [far, ys[1]], [far, ys[0]]])
+        cv2.fillPoly(alpha, [np.round(pts * 16).astype(np.int32)], 1.0, cv2.LINE_AA, shift=4)
+    else:  # a few blobs (foliage, clutter) over the box
+        for _ in range(int(rng.integers(1, 4))):
+            cx, cy = rng.uniform(x0, x1), rng.uniform(y0 + 0.3 * bh, y1)
+            axes = (rng.uniform(0.15, 0.5) * bw + 2, rng.uniform(0.08, 0.25) * bh + 2)
+            cv2.ellipse(alpha, (int(cx * 16), int(cy * 16)),
+                        (int(axes[0] * 16), int(axes[1] * 16)), rng.uniform(0, 180), 0, 360,
+                        1.0, -1, cv2.LINE_AA, shift=4)
+    shade = light.irradiance(np.array([[0.0, -0.5, -0.866]]))[0] / np.pi * exposure
+    return (colour * shade * rng.uniform(0.6, 1.0)).astype(np.float32), alpha
+
+
+def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.ndarray] = None,
+           person_height_px: Optional[float] = None, supersample: int = 1,
+           occluder_p: float = 0.3) -> Rendered:
+    """Shade ``gbuffer`` into a background with light, shadow, occluders and camera effects.
+
+    ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
+    G-buffer and the assets. ``feet_px``/``person_height_px``: in G-buffer pixels, for the
+    contact shadow (skipped when missing; :func:`feet_from_gbuffer` estimates them). ``supersample``: the G-buffer's size over the
+    output's (an integer that divides both sides).
+    """
+    timings = {}
+    clock = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + 1000 * (now - clock[0])
+        clock[0] = now
+
+    gh, gw = gbuffer.shape
+    k = int(supersample)
+    if k < 1 or gh % k or gw % k:
+        raise ValueError(f"supersample={supersample} must be a positive integer dividing the "
+                         f"G-buffer's size {gh}x{gw}")
+    h, w = gh // k, gw // k
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    rng_bg, rng_light, rng_look, rng_shadow, rng_occ, rng_cam = [
+        np.random.default_rng(s) for s in seq.spawn(6)]
+
+    bg, bg_name = background(rng_bg, h, w, assets.backgrounds)
+    lap("background")
+    light = lighting.sample_light(rng_light, assets.hdris)
+    bg_mean = bg.reshape(-1, 3).mean(0)
+    bg_lum = float(bg_mean @ np.array([0.2126, 0.7152, 0.0722]))
+    # exposure follows the photo's brightness, and a third of its colour cast (harmonisation)
+    tint = np.clip((bg_mean / max(bg_lum, 1e-4)) ** 0.35, 0.8, 1.25).astype(np.float32)
+    exposure = 0.8 * float(np.clip(np.sqrt(bg_lum / 0.2), 0.5, 1.6)) * tint
+    lap("light")
+    look = appearance.sample_look(rng_look, assets.cloth_textures)
+    albedo, gloss = appearance.paint(gbuffer, look)
+    radiance = lighting.shade(albedo, gbuffer.normal, light, gloss) * exposure
+    radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
+    coverage = gbuffer.mask.astype(np.float32)
+    premult = radiance * coverage[..., None]
+    if k > 1:
+        premult = cv2.resize(premult, (w, h), interpolation=cv2.INTER_AREA)
+        coverage = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
+    else:
+        premult, coverage = _soft_edges(premult, coverage)
+    lap("look")
+    if feet_px is not None and person_height_px:
+        feet, height_px = np.asarray(feet_px) / k, person_height_px / k
+        bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
+        direction, directionality = light.dominant_direction()
+        strength = rng_shadow.uniform(0.5, 0.9) * directionality
+        bg = bg * cast_shadow(coverage, feet, height_px, direction, strength,
+                              rng_shadow.uniform(0.15, 0.45))[..., None]
+    lap("shadow")
+    image = bg * (1.0 - coverage[..., None]) + premult
+    lap("composite")
+    occ_alpha = np.zeros((h, w), np.float32)
+    if rng_occ.random() < occluder_p:
+        occ_colour, occ_alpha = occluder(rng_occ, h, w, _person_box(coverage), assets.textures,
+                                         assets.backgrounds, light, exposure)
+        image = image * (1.0 - occ_alpha[..., None]) + occ_colour * occ_alpha[..., None]
+    lap("occluders")
+    fx = camera_effects.sample_effects(rng_cam, max(h, w))
+    out = camera_effects.apply_effects(image, fx, rng_cam)
+    lap("camera")
+    return Rendered(image=out, person_alpha=coverage * (1.0 - occ_alpha),
+                    occluder_alpha=occ_alpha, background=bg_name, light=light.name,
+                    look=appearance.describe(look), timings_ms=timings)
