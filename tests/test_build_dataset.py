@@ -186,3 +186,30 @@ def test_read_image_bytes_names_the_bad_file(tmp_path):
         builder_lib.read_image_bytes(empty)
     with pytest.raises(schema.InvalidAnnotation, match=r"garbage\.jpg is not a decodable image"):
         builder_lib.read_image_bytes(garbage)
+
+
+def test_auto_build_refuses_a_data_dir_that_does_not_exist(tmp_path, monkeypatch):
+    """A mistyped --data_dir is not silently filled with a synthetic build: the error names
+    the folder, the set and the command that builds it; nothing is created."""
+    missing = tmp_path / "typo" / "tfds"
+    monkeypatch.delenv("MHP_TF_DATA_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match=(
+            rf"data_dir {missing} does not exist, so dataset 'synthetic/tiny' \(12 train \+ 6 "
+            rf"test images\) is not built there[\s\S]*python -m mhp_tf.data.build "
+            rf"--dataset=synthetic/tiny --data_dir={missing}[\s\S]*--build_missing")):
+        datasets.split_size("synthetic/tiny", "train", str(missing))
+    # $MHP_TF_DATA_DIR is a choice too.
+    monkeypatch.setenv("MHP_TF_DATA_DIR", str(missing))
+    with pytest.raises(FileNotFoundError, match=rf"data_dir {missing} does not exist"):
+        datasets.prepared_builder("synthetic/tiny")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_build_missing_opts_in(tmp_path, monkeypatch):
+    missing = tmp_path / "new" / "tfds"
+    monkeypatch.setattr(datasets, "BUILD_MISSING", True)
+    assert datasets.split_size("synthetic/tiny", "test", str(missing)) == 6
+    # An existing folder is built into without the opt-in (the quickstart's first run).
+    monkeypatch.setattr(datasets, "BUILD_MISSING", False)
+    (tmp_path / "exists").mkdir()
+    assert datasets.split_size("synthetic/tiny", "train", str(tmp_path / "exists")) == 12
