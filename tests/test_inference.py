@@ -1,6 +1,7 @@
 """mhp_tf.inference: crops, backends, decoding, confidence, detectors, video tracking."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -191,6 +192,22 @@ def tiny_exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def xs_exported(tmp_path_factory):
     return _export_all(tmp_path_factory.mktemp("xs_models"), helpers.random_xs_model())
+
+
+def test_tflite_runs_on_litert(tiny_exported, monkeypatch):
+    """Every .tflite model runs on LiteRT's interpreter, not the deprecated tf.lite one."""
+    from ai_edge_litert import interpreter as litert
+    from mhp_tf.export import tflite
+
+    est = PoseEstimator(tiny_exported["tflite"], detector=None)
+    assert est.backend_kind == "tflite"
+    assert type(est.backend.interpreter) is litert.Interpreter
+    assert not isinstance(est.backend.interpreter, tf.lite.Interpreter)
+    with open(tiny_exported["tflite"], "rb") as f:
+        assert type(tflite.make_interpreter(f.read())) is litert.Interpreter
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(ImportError, match=r"needs LiteRT.*pip install ai-edge-litert==2\.3\.0"):
+        PoseEstimator(tiny_exported["tflite"], detector=None)
 
 
 @pytest.mark.parametrize("which", ["tiny", pytest.param("xs", marks=pytest.mark.slow)])
