@@ -27,6 +27,10 @@ INSTALL_REQUIRES = [
     "importlib_resources",
     # 3D skeleton views (mhp_tf.visualize, the demo); imported lazily.
     "matplotlib>=3.8,<4",
+    # LiteRT: the maintained TFLite runtime (tf.lite.Interpreter is deprecated); every
+    # .tflite model mhp_tf runs goes through ai_edge_litert.interpreter.Interpreter.
+    # 2.3.0 installs beside tensorflow 2.21 / numpy 2 (mhp_tf.inference.backends).
+    "ai-edge-litert==2.3.0",
 ]
 
 EXTRAS_REQUIRE = {

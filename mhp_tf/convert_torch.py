@@ -42,7 +42,10 @@ Imported models expect the reference input normalisation:
 import dataclasses
 import json
 import os
+import pickle
 import re
+import sys
+import zipfile
 from typing import Dict, List, Mapping, Optional, Tuple
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -105,15 +108,57 @@ def _looks_like_state_dict(obj) -> bool:
             and all(hasattr(v, "shape") for v in obj.values()))
 
 
+# torch.save's legacy (pre-1.6) format starts with a pickled magic number: the PROTO
+# opcode and its version, then LONG1 (0x8a) of 10 bytes holding this value.
+_LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def check_torch_file(path: str) -> None:
+    """Raise unless ``path`` looks like a ``torch.save`` file, before torch reads it.
+
+    ``torch.load`` fails on other files with errors that do not say what is wrong
+    (``KeyError: 101`` for a text file, an ``inline_container.cc`` message for a zip
+    file). A torch save is a zip archive holding ``<name>/data.pkl`` or, in the
+    legacy format, a pickle that starts with torch's magic number.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} is not a PyTorch checkpoint: it is not a file")
+    with open(path, "rb") as f:
+        head = f.read(14)
+    if not head:
+        raise ValueError(f"{path} is not a PyTorch checkpoint: the file is empty")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        if not any(n.endswith("/data.pkl") for n in names):
+            raise ValueError(f"{path} is not a PyTorch checkpoint: a zip archive without the "
+                             f"data.pkl of torch.save (holds {names[:5]})")
+    elif not (head[:1] == b"\x80" and head[2:] == _LEGACY_TORCH_MAGIC):
+        raise ValueError(f"{path} is not a PyTorch checkpoint (neither torch.save's zip "
+                         f"archive nor its legacy format; starts with {head[:8]!r})")
+
+
 def load_checkpoint(path: str) -> Tuple[Dict[str, np.ndarray], str]:
     """Read a reference checkpoint file; returns (state dict as numpy, where it was found).
 
     Accepts ``{'network': state_dict, ...}`` (the reference's snapshots),
     ``{'state_dict': ...}`` / ``{'model': ...}`` and bare state dicts. Uses
     ``torch.load(map_location='cpu', weights_only=True)``: no pickled code runs.
+    Other files raise "not a PyTorch checkpoint" (:func:`check_torch_file`).
     """
     torch = _import_torch()
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    check_torch_file(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: a PyTorch file that needs code to load (torch.load with "
+                         f"weights_only=True refuses it); save the state dict "
+                         f"(torch.save(model.state_dict(), path)): {str(e)[:300]}") from None
+    except (RuntimeError, EOFError, KeyError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or "
+                         f"damaged?): {type(e).__name__}: {str(e)[:300]}") from None
     if _looks_like_state_dict(obj):
         state, where = obj, "bare state dict"
     else:
@@ -126,6 +171,23 @@ def load_checkpoint(path: str) -> Tuple[Dict[str, np.ndarray], str]:
             raise ValueError(f"{path}: not a MobileHumanPose checkpoint: expected a state dict "
                              f"or a dict with a 'network' state dict, found {keys}")
     return {k: _to_numpy(v) for k, v in state.items()}, where
+
+
+def check_tensor_values(name: str, array: np.ndarray) -> None:
+    """Refuse a tensor with NaN/inf values, or a BatchNorm ``running_var`` with a negative
+    entry (a variance cannot be negative; ``sqrt(var + eps)`` would make NaN outputs).
+    The message names the tensor and the first bad index."""
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        index = np.unravel_index(bad[0], array.shape)
+        raise ValueError(f"tensor {name!r} has {bad.size} non-finite value(s) (NaN or inf), "
+                         f"e.g. {array[index]} at {tuple(int(i) for i in index)}")
+    if name.endswith("running_var"):
+        neg = np.flatnonzero(array < 0)
+        if neg.size:
+            raise ValueError(f"tensor {name!r} (BatchNorm running variance) has {neg.size} "
+                             f"negative value(s), e.g. {array.flat[neg[0]]} at index "
+                             f"{int(neg[0])}")
 
 
 def normalize_state_dict(state_dict: Mapping) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
@@ -151,6 +213,7 @@ def normalize_state_dict(state_dict: Mapping) -> Tuple[Dict[str, np.ndarray], Di
         array = _to_numpy(value)
         if not np.issubdtype(array.dtype, np.floating):
             raise ValueError(f"tensor {name!r} has dtype {array.dtype}, expected floating point")
+        check_tensor_values(name, array)
         tensors[key] = array.astype(np.float32)
         original[key] = name
     return tensors, original
@@ -533,9 +596,14 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.checkpoint or not FLAGS.out:
         raise app.UsageError("--checkpoint and --out are required")
-    model, report, paths = convert_checkpoint(
-        FLAGS.checkpoint, FLAGS.out, num_joints=FLAGS.num_joints, depth_bins=FLAGS.depth_bins,
-        topology=FLAGS.topology, input_size=FLAGS.input_size, head=FLAGS.head)
+    try:
+        model, report, paths = convert_checkpoint(
+            FLAGS.checkpoint, FLAGS.out, num_joints=FLAGS.num_joints,
+            depth_bins=FLAGS.depth_bins, topology=FLAGS.topology, input_size=FLAGS.input_size,
+            head=FLAGS.head)
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        print(f"convert_torch: {e}", file=sys.stderr)
+        return 1
     print(f"converted {report.source}")
     print(report.describe())
     print(f"output: {model.output_shape}")

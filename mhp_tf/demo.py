@@ -50,6 +50,7 @@ from mhp_tf.inference.estimator import PoseEstimator
 from mhp_tf.inference.estimator import PoseResult
 from mhp_tf.inference.video import FrameResult
 from mhp_tf.inference.video import VideoPoseEstimator
+from mhp_tf.postprocess import camera
 from mhp_tf.postprocess import upright
 
 FORMAT = "mhp_tf.poses/1"
@@ -245,9 +246,11 @@ def open_video(source) -> cv2.VideoCapture:
     return cap
 
 
+VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+
+
 def _writer(path: str, fps: float, size) -> cv2.VideoWriter:
-    ext = os.path.splitext(path)[1].lower()
-    fourcc = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}.get(ext)
+    fourcc = VIDEO_CODECS.get(os.path.splitext(path)[1].lower())
     if fourcc is None:
         raise ValueError(f"--out for a video must end in .mp4, .avi or .mov, got {path!r}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -266,10 +269,15 @@ def run_video(estimator: PoseEstimator, source, out: Optional[str] = None,
     """Poses of every frame of a video file or camera; writes the overlay video / JSON.
 
     Returns the per-frame results. ``fps`` overrides the file's frame rate (cameras
-    without one get 30).
+    without one get 30). Ctrl-C (``KeyboardInterrupt``) stops the loop: the video
+    written so far is closed properly, the JSON of the frames done is written, and
+    the ``KeyboardInterrupt`` is raised again (the CLI then exits with status 130).
     """
     cap = open_video(source)
     writer = None
+    interrupted = False
+    records, results = [], []
+    bar = Progress(None, progress_stream)
     try:
         file_fps = cap.get(cv2.CAP_PROP_FPS)
         rate = float(fps or (file_fps if file_fps and file_fps > 0 else 30.0))
@@ -281,7 +289,6 @@ def run_video(estimator: PoseEstimator, source, out: Optional[str] = None,
                                    redetect_every=redetect_every, max_people=max_people,
                                    min_joint_score=min_joint_score)
         renderer, view_state = None, {}
-        records, results = [], []
         k = None
         size = None
         bar = Progress(total, progress_stream)
@@ -315,12 +322,18 @@ def run_video(estimator: PoseEstimator, source, out: Optional[str] = None,
                     writer = _writer(out, rate, (frame.shape[1], frame.shape[0]))
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
             bar.update(1, len(result.poses))
-        elapsed = bar.close()
+    except KeyboardInterrupt:  # keep the frames done: they are written below
+        interrupted = True
     finally:
         cap.release()
         if writer is not None:
             writer.release()
+    elapsed = bar.close()
     n = len(results)
+    if interrupted:
+        log(f"stopped by Ctrl-C after {n} frames")
+        if n == 0:
+            raise KeyboardInterrupt
     if n == 0:
         raise ValueError(f"no frame could be read from {source!r}")
     log(f"{n} frames in {elapsed:.1f} s: {n / elapsed:.1f} fps overall, "
@@ -333,6 +346,8 @@ def run_video(estimator: PoseEstimator, source, out: Optional[str] = None,
         doc = pose_document(estimator, records, rate, size, k, str(source), model_name)
         write_json(json_path, doc)
         log(f"wrote {json_path}")
+    if interrupted:
+        raise KeyboardInterrupt
     return results
 
 
@@ -378,8 +393,54 @@ def _intrinsics_from_flag(values) -> Optional[np.ndarray]:
         return None
     if len(values) != 4:
         raise ValueError(f"--intrinsics needs fx,fy,cx,cy, got {values}")
-    fx, fy, cx, cy = (float(v) for v in values)
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    try:
+        fx, fy, cx, cy = (float(v) for v in values)
+    except ValueError:
+        raise ValueError(f"--intrinsics needs four numbers fx,fy,cx,cy, got {values}") from None
+    return camera.validate_intrinsics([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def _check_writable(path: str, flag: str) -> None:
+    """Fail now, not after the work, if ``path`` cannot be written (the file is
+    created and, if it did not exist, removed again; its folder stays)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path!r} is a folder; give a file name")
+    existed = os.path.exists(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag} {path!r} cannot be written: {e.strerror}") from None
+    if not existed:
+        os.remove(path)
+
+
+def check_arguments(image: Optional[str], video: Optional[str], out: Optional[str],
+                    json_path: Optional[str], max_frames: Optional[int]) -> None:
+    """The CLI's cheap checks, run before the model is loaded; ``ValueError`` names the flag.
+
+    ``--out`` must have an extension OpenCV can write for an image, or one of
+    :data:`VIDEO_CODECS` for a video; ``--out`` and ``--json`` must be writable;
+    ``--max_frames`` must be positive; ``--image`` / a ``--video`` file must exist.
+    """
+    if max_frames is not None and max_frames <= 0:
+        raise ValueError(f"--max_frames must be positive, got {max_frames}")
+    if image and not os.path.isfile(image):
+        raise ValueError(f"--image {image!r} does not exist")
+    if video and not video.isdigit() and not os.path.isfile(video):
+        raise ValueError(f"--video {video!r} does not exist (give a file or a camera index)")
+    if out:
+        ext = os.path.splitext(out)[1].lower()
+        if video and ext not in VIDEO_CODECS:
+            raise ValueError(f"--out for a video must end in {', '.join(sorted(VIDEO_CODECS))}, "
+                             f"got {out!r}")
+        if image and not (ext and cv2.haveImageWriter(out)):
+            raise ValueError(f"--out for an image must have an image extension OpenCV can "
+                             f"write (.png, .jpg, ...), got {out!r}")
+        _check_writable(out, "--out")
+    if json_path:
+        _check_writable(json_path, "--json")
 
 
 def main(argv):
@@ -394,10 +455,15 @@ def main(argv):
         print("demo: give exactly one of --image or --video", file=sys.stderr)
         return 2
     try:
+        check_arguments(f.image, f.video, f.out, f.json, f.max_frames)
+        k = _intrinsics_from_flag(f.intrinsics)
+    except ValueError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 2
+    try:
         estimator = PoseEstimator(f.model, normalization=f.normalization, skeleton=f.skeleton,
                                   detector=f.detector, batch_size=f.batch_size,
                                   fov_degrees=f.fov, upright=f.upright)
-        k = _intrinsics_from_flag(f.intrinsics)
         if f.image:
             run_image(estimator, f.image, f.out, f.json, k, f.root_depth_method, f.view3d,
                       model_name=f.model)
@@ -408,6 +474,9 @@ def main(argv):
     except (ValueError, RuntimeError) as e:
         print(f"demo: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("demo: stopped by Ctrl-C", file=sys.stderr)
+        return 130
     return 0
 
 

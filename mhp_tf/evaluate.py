@@ -38,6 +38,8 @@ def define_flags():
     flags.DEFINE_integer("max_examples", None, "Evaluate at most this many examples.")
     flags.DEFINE_string("output", None, "JSON output (default: <model_dir>/eval_<dataset>.json).")
     flags.DEFINE_string("normalization", None, "Input normalisation (default: the run's).")
+    flags.DEFINE_bool("build_missing", False, "Build the synthetic dataset on first use even "
+                      "when --data_dir does not exist yet.")
     flags.DEFINE_enum("mupots_matching", "gt", ["gt", "2d"],
                       "MuPoTS: 'gt' keeps each person's own GT-box prediction; '2d' runs the "
                       "official per-frame 2D matching (40 px) on the predictions.")
@@ -73,6 +75,7 @@ def main(argv):
     from mhp_tf.evaluation import mupots
     from mhp_tf.modeling import movnect
 
+    datasets.BUILD_MISSING = FLAGS.build_missing
     model, cfg = load_for_eval(FLAGS.model_dir, FLAGS.model)
     dataset = FLAGS.dataset or (cfg.data.test if cfg else None)
     if not dataset:

@@ -71,6 +71,9 @@ def define_flags():
     flags.DEFINE_bool("evaluate", True, "Evaluate on --test_dataset after training.")
     flags.DEFINE_integer("max_steps", None, "Stop at this global step (smoke runs).")
     flags.DEFINE_bool("dry_run", False, "Print the validated config and exit.")
+    flags.DEFINE_bool("build_missing", False, "Build the synthetic dataset on first use even "
+                      "when --data_dir does not exist yet (without it such a --data_dir is "
+                      "refused, naming the build command).")
     flags.DEFINE_bool("report_baselines", False, "Before training, evaluate the untrained "
                       "model and the mean-pose baseline; report them next to the result.")
 
@@ -95,6 +98,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     cfg = config_from_flags()
+    from mhp_tf.data import datasets
+
+    datasets.BUILD_MISSING = FLAGS.build_missing
     if FLAGS.dry_run:
         print(cfg.to_json())
         return

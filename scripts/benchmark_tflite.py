@@ -131,11 +131,9 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    try:
-        from ai_edge_litert import __version__ as litert
-        interpreter = f"ai-edge-litert {litert}"
-    except ImportError:
-        interpreter = f"tf.lite.Interpreter (TensorFlow {tf.__version__})"
+    from ai_edge_litert import __version__ as litert
+
+    interpreter = f"ai-edge-litert {litert}"
     return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
             f"TensorFlow {tf.__version__}, mhp_tf {mhp_tf.__version__}; TFLite: {interpreter}, "
             f"XNNPACK")

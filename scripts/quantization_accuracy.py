@@ -110,9 +110,12 @@ class TFLitePredictor:
 
 def train_small_model():
     """Train a small model for a smoke run; returns its run folder."""
+    from mhp_tf.data import datasets
     from mhp_tf.training import config as config_lib
     from mhp_tf.training import trainer
 
+    # The smoke run may build its dataset into its own work_dir (not into a given --data_dir).
+    datasets.BUILD_MISSING = FLAGS.data_dir is None
     model_dir = os.path.join(FLAGS.work_dir, "run")
     cfg = config_lib.make_config(FLAGS.train_variant, 18, {
         "model.input_size": str(FLAGS.train_input_size),

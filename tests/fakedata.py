@@ -33,6 +33,18 @@ def _images(manual_dir, n, seed=0):
     return records
 
 
+def write_bad_images(folder):
+    """Write a zero-byte ``empty.jpg`` and an undecodable ``garbage.jpg`` (random bytes
+    after a JPEG header) into ``folder``; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    empty = os.path.join(folder, "empty.jpg")
+    garbage = os.path.join(folder, "garbage.jpg")
+    open(empty, "wb").close()
+    with open(garbage, "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + np.random.default_rng(0).bytes(200))
+    return empty, garbage
+
+
 class MhpFakePoses3d(builder_lib.PoseBuilder):
     SKELETON = "h36m"
 

@@ -10,6 +10,9 @@ import tensorflow_datasets as tfds
 from mhp_tf.data import builder as builder_lib
 from mhp_tf.data import datasets
 from mhp_tf.data import pipeline
+from mhp_tf.data import schema
+
+import fakedata
 
 
 def _write_images(folder, n, size=(96, 128)):
@@ -152,3 +155,61 @@ def test_inspect_writes_a_grid_png(prepared, tmp_path):
     assert grid.shape == (2 * 258 + 2, 3 * 258 + 2, 3)
     # Skeletons were drawn: the pure drawing colours appear in the image.
     assert (np.abs(grid[:, :, ::-1].astype(int) - (80, 220, 80)).sum(-1) < 10).sum() > 20
+
+
+def test_empty_and_garbage_images_are_skipped_not_fatal(tmp_path):
+    """A zero-byte file (OpenCV raises on an empty buffer) and a garbage file are
+    counted skips; the build finishes with the good examples."""
+    manual = str(tmp_path / "manual")
+    _write_images(manual, 2)
+    empty, garbage = fakedata.write_bad_images(manual)
+
+    class MhpTestBadFiles(builder_lib.PoseBuilder):
+        SKELETON = "mpii"
+        SPLITS = ("train",)
+
+        def _iter_records(self, manual_dir, split):
+            for key, path in [("a", os.path.join(manual_dir, "0.jpg")), ("empty", empty),
+                              ("garbage", garbage), ("b", os.path.join(manual_dir, "1.jpg"))]:
+                yield key, path, schema.record_2d([30, 20, 40, 60], np.full((16, 2), 60.0),
+                                                  np.ones(16))
+
+    b = MhpTestBadFiles(data_dir=str(tmp_path / "tfds"))
+    b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
+    assert b.info.splits["train"].num_examples == 2
+    assert dict(b.skip_counts["train"]) == {"empty image file": 1, "unreadable image": 1}
+
+
+def test_read_image_bytes_names_the_bad_file(tmp_path):
+    empty, garbage = fakedata.write_bad_images(str(tmp_path))
+    with pytest.raises(schema.InvalidAnnotation, match=r"empty\.jpg is empty \(0 bytes\)"):
+        builder_lib.read_image_bytes(empty)
+    with pytest.raises(schema.InvalidAnnotation, match=r"garbage\.jpg is not a decodable image"):
+        builder_lib.read_image_bytes(garbage)
+
+
+def test_auto_build_refuses_a_data_dir_that_does_not_exist(tmp_path, monkeypatch):
+    """A mistyped --data_dir is not silently filled with a synthetic build: the error names
+    the folder, the set and the command that builds it; nothing is created."""
+    missing = tmp_path / "typo" / "tfds"
+    monkeypatch.delenv("MHP_TF_DATA_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match=(
+            rf"data_dir {missing} does not exist, so dataset 'synthetic/tiny' \(12 train \+ 6 "
+            rf"test images\) is not built there[\s\S]*python -m mhp_tf.data.build "
+            rf"--dataset=synthetic/tiny --data_dir={missing}[\s\S]*--build_missing")):
+        datasets.split_size("synthetic/tiny", "train", str(missing))
+    # $MHP_TF_DATA_DIR is a choice too.
+    monkeypatch.setenv("MHP_TF_DATA_DIR", str(missing))
+    with pytest.raises(FileNotFoundError, match=rf"data_dir {missing} does not exist"):
+        datasets.prepared_builder("synthetic/tiny")
+    assert not (tmp_path / "typo").exists()
+
+
+def test_build_missing_opts_in(tmp_path, monkeypatch):
+    missing = tmp_path / "new" / "tfds"
+    monkeypatch.setattr(datasets, "BUILD_MISSING", True)
+    assert datasets.split_size("synthetic/tiny", "test", str(missing)) == 6
+    # An existing folder is built into without the opt-in (the quickstart's first run).
+    monkeypatch.setattr(datasets, "BUILD_MISSING", False)
+    (tmp_path / "exists").mkdir()
+    assert datasets.split_size("synthetic/tiny", "train", str(tmp_path / "exists")) == 12

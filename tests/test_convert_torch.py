@@ -399,6 +399,59 @@ def test_missing_torch_says_how_to_install(monkeypatch, tmp_path):
         convert_torch.load_checkpoint(str(tmp_path / "x.pth.tar"))
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("module.backbone.first_conv.0.weight", np.nan,
+     r"tensor 'module\.backbone\.first_conv\.0\.weight' has 1 non-finite .* at \(0, 0, 0, 2\)"),
+    ("module.backbone.first_conv.1.running_mean", np.inf,
+     r"tensor 'module\.backbone\.first_conv\.1\.running_mean' has 1 non-finite"),
+    ("module.backbone.inv_residual.7.conv.1.1.running_var", -0.5,
+     r"tensor 'module\.backbone\.inv_residual\.7\.conv\.1\.1\.running_var' \(BatchNorm "
+     r"running variance\) has 1 negative value"),
+])
+def test_bad_tensor_values_are_named(xs_state, key, value, message):
+    state = dict(xs_state)
+    state[key] = state[key].copy()
+    state[key].flat[2] = value
+    with pytest.raises(ValueError, match=message):
+        convert_torch.load_torch_state_dict(state, input_size=64)
+
+
+def test_bad_tensor_in_a_checkpoint_file_is_named(tmp_path, xs_state):
+    state = {k: torch.from_numpy(v.copy()) for k, v in xs_state.items()}
+    state["module.backbone.first_conv.1.running_var"][0] = -1.0
+    path = tmp_path / "neg.pth.tar"
+    torch.save({"network": state}, path)
+    state_dict, _ = convert_torch.load_checkpoint(str(path))
+    with pytest.raises(ValueError, match=r"first_conv\.1\.running_var' \(BatchNorm"):
+        convert_torch.load_torch_state_dict(state_dict, input_size=64)
+
+
+def _not_torch_files(folder):
+    import zipfile
+
+    (folder / "notes.txt").write_text("hello, not a checkpoint\n")
+    with zipfile.ZipFile(folder / "other.zip", "w") as z:
+        z.writestr("readme.txt", "a zip that torch.save did not write")
+    (folder / "empty.pth").write_bytes(b"")
+    import pickle
+    (folder / "plain.pkl").write_bytes(pickle.dumps({"a": 1}))
+    return {"notes.txt": r"not a PyTorch checkpoint \(neither", "plain.pkl": r"not a PyTorch",
+            "other.zip": r"not a PyTorch checkpoint: a zip archive without the data\.pkl",
+            "empty.pth": r"not a PyTorch checkpoint: the file is empty"}
+
+
+def test_other_files_are_not_pytorch_checkpoints(tmp_path):
+    for name, message in _not_torch_files(tmp_path).items():
+        with pytest.raises(ValueError, match=message):
+            convert_torch.load_checkpoint(str(tmp_path / name))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        convert_torch.load_checkpoint(str(tmp_path / "missing.pth.tar"))
+    # A real legacy-format torch save still loads.
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    np.testing.assert_array_equal(convert_torch.load_checkpoint(str(legacy))[0]["w"], [0, 0])
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -428,3 +481,17 @@ def test_cli_end_to_end(tmp_path):
     err = np.abs(keras_outputs(model, rgb)[0] - torch_outputs(net, rgb)[0]).max()
     assert err < TOLERANCE
 
+
+
+def test_cli_refuses_a_text_file_in_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mhp_tf.convert_torch", f"--checkpoint={tmp_path / 'notes.txt'}",
+         f"--out={tmp_path / 'out'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("convert_torch: ")
+    assert "notes.txt is not a PyTorch checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()

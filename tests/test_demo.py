@@ -124,3 +124,77 @@ def test_demo_cli_on_a_real_video(tmp_path, template_run):
 def test_demo_cli_argument_errors(tmp_path):
     proc = _run_cli(["--video", "nothing.mp4"], timeout=120)
     assert proc.returncode == 2 and "--model is required" in proc.stderr
+
+
+def _write_noise_video(path, frames=8, size=(96, 64)):
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    writer.release()
+
+
+def test_ctrl_c_keeps_the_frames_done(tmp_path, template_run):
+    """Ctrl-C in frame 4: the JSON holds frames 0-3 and the video is a valid 4-frame file."""
+    video = str(tmp_path / "noise.avi")
+    _write_noise_video(video)
+    calls = []
+
+    def detector(image):  # finds nobody, so it runs on every frame; Ctrl-C on the 5th
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return np.zeros((0, 4)), np.zeros(0)
+
+    estimator = PoseEstimator(template_run, detector=detector)
+    out, js = str(tmp_path / "out.avi"), str(tmp_path / "poses.json")
+    logs = []
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_video(estimator, video, out, js, view3d=False, log=logs.append)
+    assert "stopped by Ctrl-C after 4 frames" in logs
+    with open(js) as f:
+        doc = json.load(f)
+    assert [fr["frame"] for fr in doc["frames"]] == [0, 1, 2, 3]
+    assert len(_read_video(out)) == 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(video="V", out="o.txt"), r"--out for a video must end in \.avi, \.m4v, \.mov, \.mp4"),
+    (dict(image="I", out="o.xyz"), r"--out for an image must have an image extension"),
+    (dict(image="I", out="noext"), r"--out for an image must have an image extension"),
+    (dict(video="V", max_frames=0), r"--max_frames must be positive, got 0"),
+    (dict(video="V", max_frames=-3), r"--max_frames must be positive, got -3"),
+    (dict(image="missing.png"), r"--image 'missing.png' does not exist"),
+    (dict(video="missing.mp4"), r"--video 'missing.mp4' does not exist"),
+    (dict(image="I", out="FILE/sub/o.png"), r"--out '.*FILE/sub/o.png' cannot be written"),
+    (dict(image="I", json_path="DIR"), r"--json '.*DIR' is a folder"),
+])
+def test_demo_argument_checks(tmp_path, kwargs, message):
+    image, video = str(tmp_path / "in.png"), str(tmp_path / "in.avi")
+    cv2.imwrite(image, np.zeros((8, 8, 3), np.uint8))
+    _write_noise_video(video, frames=1)
+    (tmp_path / "FILE").write_text("a file, not a folder")
+    (tmp_path / "DIR").mkdir()
+    args = dict(image=None, video=None, out=None, json_path=None, max_frames=None)
+    args.update(kwargs)
+    for key, value in args.items():
+        if isinstance(value, str):
+            value = {"I": image, "V": video}.get(value, value)
+            args[key] = value if value.startswith(("/", "missing")) else str(tmp_path / value)
+    with pytest.raises(ValueError, match=message):
+        demo.check_arguments(**args)
+    assert sorted(os.listdir(tmp_path)) == ["DIR", "FILE", "in.avi", "in.png"]  # nothing left
+
+
+def test_demo_cli_checks_arguments_before_loading_the_model(tmp_path):
+    # The model does not exist: the --out error proves nothing was loaded first.
+    image = str(tmp_path / "in.png")
+    cv2.imwrite(image, np.zeros((8, 8, 3), np.uint8))
+    proc = _run_cli(["--model", str(tmp_path / "no_model"), "--image", image,
+                     "--out", str(tmp_path / "o.xyz")], timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("demo: --out for an image must")
+    proc = _run_cli(["--model", str(tmp_path / "no_model"), "--image", image,
+                     "--intrinsics", "1e-300,1e-300,4,4"], timeout=120)
+    assert proc.returncode == 2
+    assert "demo: intrinsics focal lengths must be at least 1 px" in proc.stderr

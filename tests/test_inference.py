@@ -1,6 +1,7 @@
 """mhp_tf.inference: crops, backends, decoding, confidence, detectors, video tracking."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -193,6 +194,22 @@ def xs_exported(tmp_path_factory):
     return _export_all(tmp_path_factory.mktemp("xs_models"), helpers.random_xs_model())
 
 
+def test_tflite_runs_on_litert(tiny_exported, monkeypatch):
+    """Every .tflite model runs on LiteRT's interpreter, not the deprecated tf.lite one."""
+    from ai_edge_litert import interpreter as litert
+    from mhp_tf.export import tflite
+
+    est = PoseEstimator(tiny_exported["tflite"], detector=None)
+    assert est.backend_kind == "tflite"
+    assert type(est.backend.interpreter) is litert.Interpreter
+    assert not isinstance(est.backend.interpreter, tf.lite.Interpreter)
+    with open(tiny_exported["tflite"], "rb") as f:
+        assert type(tflite.make_interpreter(f.read())) is litert.Interpreter
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(ImportError, match=r"needs LiteRT.*pip install ai-edge-litert==2\.3\.0"):
+        PoseEstimator(tiny_exported["tflite"], detector=None)
+
+
 @pytest.mark.parametrize("which", ["tiny", pytest.param("xs", marks=pytest.mark.slow)])
 def test_backends_agree(which, request):
     """Keras object / run folder / .keras file / SavedModel / TFLite give the same poses.
@@ -312,6 +329,71 @@ def test_bad_images(fake_estimator, image, message):
 def test_bad_arguments(fake_estimator, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fake_estimator.estimate(np.zeros((100, 120, 3), np.uint8), **kwargs)
+
+
+@pytest.mark.parametrize("intrinsics, message", [
+    ([[1e-300, 0, 60], [0, 1e-300, 50], [0, 0, 1]], r"intrinsics focal lengths must be at least"),
+    ([[0, 0, 60], [0, 100, 50], [0, 0, 1]], r"intrinsics focal lengths must be positive"),
+    ([[100, 0, 60], [0, -100, 50], [0, 0, 1]], r"intrinsics focal lengths must be positive"),
+    ([[np.inf, 0, 60], [0, 100, 50], [0, 0, 1]], r"intrinsics contain NaN or inf"),
+    ([[100, 0, np.nan], [0, 100, 50], [0, 0, 1]], r"intrinsics contain NaN or inf"),
+    ([[100, 0, 60], [0, 100, 50], [0, 0, -1]], r"intrinsics last row"),
+    # 5 px on a 120 px wide image: a 2 atan(12) = 170.5 degree field of view.
+    ([[5, 0, 60], [0, 100, 50], [0, 0, 1]], r"intrinsics fx=5.*170.5 degree horizontal"),
+    ([[100, 0, 60], [0, 1e5, 50], [0, 0, 1]], r"intrinsics .*fy=100000.*vertical field"),
+])
+def test_implausible_intrinsics_are_refused(fake_estimator, intrinsics, message):
+    with pytest.raises(ValueError, match=message):
+        fake_estimator.estimate(np.zeros((100, 120, 3), np.uint8), [[10, 10, 60, 80]],
+                                intrinsics=intrinsics)
+
+
+def test_joints_behind_the_camera_name_the_intrinsics():
+    def fn(crops):  # every joint but the root at depth bin 0: 1000 mm in front of the root
+        out = np.zeros((len(crops), 18, 3))
+        out[:, :, :2] = 4.0
+        out[:, 0, 2] = 16.0
+        return out
+
+    est = PoseEstimator(fn, input_size=32, heatmap_size=8, depth_bins=32, detector=None)
+    image, box = np.zeros((100, 120, 3), np.uint8), [[10, 10, 60, 80]]
+    ok = [[100, 0, 60], [0, 100, 50], [0, 0, 1]]
+    assert np.all(est.estimate(image, box, intrinsics=ok)[0].joints3d_cam[:, 2] > 0)
+    # A 6 px focal length (inside the field-of-view limit on this image) makes RootNet's
+    # prior depth 6 * 2000 / 98.75 = 121.519 mm (crop side (80 - 1) * 1.25 = 98.75 px):
+    # the other joints land at 121.519 - 1000 = -878.481 mm.
+    with pytest.raises(ValueError, match=r"behind the camera \(Z = -878.481 mm\).* with "
+                                         r"intrinsics fx=6, fy=6, cx=60, cy=50"):
+        est.estimate(image, box, intrinsics=[[6, 0, 60], [0, 6, 50], [0, 0, 1]])
+    with pytest.raises(ValueError, match=r"behind the camera .* root depths \[1.0\] mm with "
+                                         r"intrinsics fx=100"):
+        est.estimate(image, box, intrinsics=ok, root_depth=1.0)
+
+
+@pytest.mark.parametrize("scale, message", [
+    (1.0 / 255.0, r"all values in \[0, 1\].*image \* 255"),  # a [0, 1] float image
+    (1.0 / 255.0 / 4.0, r"all values in \[0, 1\]"),            # a dark [0, 1] image
+    (256.0, r"values in \[0, 6.528e\+04\].*not 16-bit"),      # 16-bit range
+])
+def test_float_images_outside_0_255_are_refused(fake_estimator, scale, message):
+    image = np.random.default_rng(0).integers(0, 256, (100, 120, 3)).astype(np.float32) * scale
+    with pytest.raises(ValueError, match=message):
+        fake_estimator.estimate(image, [[10, 10, 60, 80]])
+
+
+def test_normalised_float_image_is_refused(fake_estimator):
+    image = np.random.default_rng(0).normal(0, 1, (100, 120, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"float images must hold 0..255"):
+        fake_estimator.estimate(image, [[10, 10, 60, 80]])
+
+
+def test_float_0_255_image_equals_uint8(fake_estimator):
+    rgb = np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    black = np.zeros((100, 120, 3), np.float32)  # black reads the same in both conventions
+    for image in (rgb, black):
+        ref = fake_estimator.estimate(image.astype(np.uint8), [[10, 10, 60, 80]])[0]
+        got = fake_estimator.estimate(image.astype(np.float32), [[10, 10, 60, 80]])[0]
+        np.testing.assert_array_equal(got.joints3d_cam, ref.joints3d_cam)
 
 
 def test_no_boxes_gives_no_people(fake_estimator):

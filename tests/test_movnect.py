@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from mhp_tf import skeletons
+from mhp_tf.inference import backends
 from mhp_tf.modeling import movnect as mv
 
 J = 15
@@ -391,7 +392,6 @@ def test_one_training_step(model_a64, rng):
 
 
 @pytest.mark.slow  # the conversion alone takes 13-15 s of CPU, 30 s+ on a busy machine
-@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
 def test_tflite_conversion_builtin_ops_gpu_compatible(model_a64, rng):
     from mhp_tf.export import tflite
 
@@ -403,7 +403,7 @@ def test_tflite_conversion_builtin_ops_gpu_compatible(model_a64, rng):
         tf.lite.experimental.Analyzer.analyze(model_content=content, gpu_compatibility=True)
     assert "looks compatible with GPU delegate" in report.getvalue(), report.getvalue()[-2000:]
 
-    interpreter = tf.lite.Interpreter(model_content=content)
+    interpreter = backends.litert_interpreter_class()(model_content=content)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     assert ops <= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESIZE_BILINEAR", "ABS", "SPLIT",
                    "CONCATENATION", "PAD", "STRIDED_SLICE"}, ops

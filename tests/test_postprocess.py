@@ -455,3 +455,37 @@ def test_bad_decoding_and_filter_inputs():
         tracking.box_from_keypoints(np.zeros((5, 2)), np.zeros(5))
     with pytest.raises(ValueError, match=r"keypoints2d must be \[N, J, 2\]"):
         tracking.PoseTracker().update(np.zeros((17, 2)))
+
+
+@pytest.mark.parametrize("intrinsics,image_size,message", [
+    (np.diag([1e-300, 1e-300, 1.0]), None, "intrinsics focal lengths must be at least 1 px"),
+    (np.diag([0.5, 500.0, 1.0]), None, "intrinsics focal lengths must be at least 1 px"),
+    (np.diag([500.0, -np.inf, 1.0]), None, "intrinsics contain NaN or inf"),
+    # 2 atan(640 / (2 * 20)) = 172.8 degrees across a 640 px wide image.
+    (np.diag([20.0, 500.0, 1.0]), (480, 640), "172.8 degree horizontal field of view"),
+    # 2 atan(480 / (2 * 60000)) = 0.458 degrees.
+    (np.diag([500.0, 60000.0, 1.0]), (480, 640), "0.4584 degree vertical field of view"),
+])
+def test_implausible_intrinsics(intrinsics, image_size, message):
+    with pytest.raises(ValueError, match=message):
+        camera.validate_intrinsics(intrinsics, image_size)
+
+
+def test_default_intrinsics_pass_the_field_of_view_check():
+    for fov in (1.0, 55.0, 169.0):
+        k = camera.default_intrinsics(480, 640, fov)
+        np.testing.assert_array_equal(camera.validate_intrinsics(k, (480, 640)), k)
+
+
+def test_decoding_behind_the_camera_names_the_intrinsics():
+    # A 2 px focal length: RootNet's prior is 2 * 2000 / 200 = 20 mm for a 200 px crop,
+    # and a joint at depth bin 0 lies 1000 mm in front of the root.
+    k = np.array([[2.0, 0, 320], [0, 2.0, 240], [0, 0, 1]])
+    crop = np.array([[100.0, 50, 200, 200]])
+    coords = np.full((1, 17, 3), BINS / 2.0)
+    coords[0, 3, 2] = 0.0
+    depth = camera.root_depth_prior(crop, k)
+    np.testing.assert_allclose(depth, [20.0])
+    with pytest.raises(ValueError, match=r"behind the camera \(Z = -980 mm\) at root depths "
+                                         r"\[20.0\] mm with intrinsics fx=2, fy=2, cx=320"):
+        camera.crop_joints_to_camera(coords, crop, k, depth, HEATMAP, BINS)

@@ -8,8 +8,9 @@ fields (:mod:`mhp_tf.data.schema`) except the image. The base class
 * fails with a clear message when ``manual_dir`` or a required file is missing,
 * validates every record (shapes, NaN/inf, box inside the image) and skips
   invalid ones with a per-reason count in the log, never silently,
-* reads each image once, checks it decodes (unreadable images are skipped and
-  counted), and stores the original JPEG bytes (other formats are re-encoded).
+* reads each image once, checks it decodes (missing, zero-byte and undecodable
+  images are skipped and counted like bad annotations: one bad file never aborts
+  a build), and stores the original JPEG bytes (other formats are re-encoded).
 
 A subclass skips a record itself by yielding ``(key, reason, None)``, where
 ``reason`` is a short string or a :class:`schema.InvalidAnnotation` (then its
@@ -42,8 +43,10 @@ JPEG_MAGIC = b"\xff\xd8"
 def read_image_bytes(path: str) -> Tuple[bytes, Tuple[int, int]]:
     """Read an image file; return JPEG bytes and its (height, width).
 
-    Raises :class:`schema.InvalidAnnotation` if the file is missing or does
-    not decode.
+    Raises :class:`schema.InvalidAnnotation` if the file is missing, empty
+    (zero bytes) or does not decode. OpenCV raises on an empty buffer and may
+    raise on some malformed headers, so both cases become a skip reason here
+    instead of an exception that would abort the whole build.
     """
     try:
         with open(path, "rb") as f:
@@ -51,8 +54,13 @@ def read_image_bytes(path: str) -> Tuple[bytes, Tuple[int, int]]:
     except OSError as e:
         raise schema.InvalidAnnotation(f"cannot read image {path}: {e.strerror}",
                                        "missing image") from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    if not data:
+        raise schema.InvalidAnnotation(f"image {path} is empty (0 bytes)", "empty image file")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
+    if image is None or image.size == 0:
         raise schema.InvalidAnnotation(f"image {path} is not a decodable image",
                                        "unreadable image")
     if not data.startswith(JPEG_MAGIC):
@@ -203,6 +211,9 @@ class PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _generate_examples(self, manual_dir: str, split: str):
         counter = schema.SkipCounter(f"{type(self).__name__}/{split}")
+        # Kept on the builder so callers (and tests) can read the per-reason counts.
+        self.skip_counts = getattr(self, "skip_counts", {})
+        self.skip_counts[split] = counter.counts
         kept = 0
         num_joints = self.skeleton.num_joints
         for key, image_path, record in self._iter_records(manual_dir, split):

@@ -8,7 +8,12 @@ the paper's recipe does.
 Prepared data lives under ``data_dir`` (default ``$MHP_TF_DATA_DIR`` or
 ``~/tensorflow_datasets``). Real datasets must be built once from the released
 files with ``python -m mhp_tf.data.build``; the ``synthetic`` set is built
-automatically on first use.
+automatically on first use (the log says what is built where) -- but never into a
+``data_dir`` that was chosen (argument or ``$MHP_TF_DATA_DIR``) and does not exist:
+a mistyped ``--data_dir`` would otherwise be silently filled with thousands of
+rendered images. Then :func:`prepared_builder` refuses, naming the folder and the
+command that builds the set, unless ``build_missing`` (the train / evaluate
+binaries' ``--build_missing``, or :data:`BUILD_MISSING`) opts in.
 """
 
 import importlib
@@ -31,6 +36,9 @@ DATASETS = {
     "synthetic": "mhp_tf_datasets.synthetic.builder",
 }
 AUTO_BUILD = ("synthetic",)
+# Default of prepared_builder's build_missing: also build AUTO_BUILD sets into a chosen
+# data_dir that does not exist yet (set by the binaries' --build_missing).
+BUILD_MISSING = False
 
 
 def default_data_dir() -> str:
@@ -74,14 +82,43 @@ def is_prepared(builder) -> bool:
     return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
 
 
-def prepared_builder(name: str, data_dir: Optional[str] = None):
-    """A prepared builder; builds auto-buildable sets, else a clear error."""
+def _chosen_data_dir(data_dir: Optional[str]) -> Optional[str]:
+    """The data_dir the user chose (argument or $MHP_TF_DATA_DIR), None for the default."""
+    chosen = data_dir or os.environ.get("MHP_TF_DATA_DIR")
+    return os.path.expanduser(chosen) if chosen else None
+
+
+def _what_is_built(builder) -> str:
+    sizes = [f"{getattr(builder.builder_config, 'num_' + split)} {split}"
+             for split in ("train", "test")
+             if hasattr(builder.builder_config, "num_" + split)]
+    return f" ({' + '.join(sizes)} images)" if sizes else ""
+
+
+def prepared_builder(name: str, data_dir: Optional[str] = None,
+                     build_missing: Optional[bool] = None):
+    """A prepared builder; builds auto-buildable sets (module docstring), else a clear error.
+
+    ``build_missing`` (default :data:`BUILD_MISSING`): also build into a chosen
+    ``data_dir`` that does not exist; without it that case raises FileNotFoundError.
+    """
     builder = get_builder(name, data_dir)
     if is_prepared(builder):
         return builder
     dataset, _ = parse_name(name)
     if dataset in AUTO_BUILD:
-        logging.info("Building %s into %s (first use)...", name, builder.data_dir)
+        chosen = _chosen_data_dir(data_dir)
+        build_missing = BUILD_MISSING if build_missing is None else build_missing
+        if chosen and not os.path.isdir(chosen) and not build_missing:
+            raise FileNotFoundError(
+                f"data_dir {chosen} does not exist, so dataset {name!r}{_what_is_built(builder)} "
+                f"is not built there (a mistyped --data_dir?). If the folder is right, build "
+                f"the set once with\n"
+                f"  python -m mhp_tf.data.build --dataset={name} --data_dir={chosen}\n"
+                f"or pass --build_missing to python -m mhp_tf.train / mhp_tf.evaluate to build "
+                f"it on first use.")
+        logging.warning("Building %s%s into %s (first use; later runs reuse it)...", name,
+                        _what_is_built(builder), builder.data_dir)
         builder.download_and_prepare()
         return builder
     raise FileNotFoundError(

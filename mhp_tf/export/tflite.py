@@ -491,19 +491,10 @@ def decode_heatmap_output(logits, depth_bins: int) -> np.ndarray:
 
 
 def make_interpreter(tflite_bytes: bytes, num_threads: Optional[int] = None):
-    """An allocated TFLite interpreter (``ai_edge_litert`` if installed, else ``tf.lite``)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        Interpreter = None
-    if Interpreter is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            interpreter = tf.lite.Interpreter(model_content=tflite_bytes, num_threads=num_threads)
-    else:
-        interpreter = Interpreter(model_content=tflite_bytes, num_threads=num_threads)
-    interpreter.allocate_tensors()
-    return interpreter
+    """An allocated LiteRT (``ai_edge_litert``) interpreter for a converted model."""
+    from mhp_tf.inference.backends import load_tflite_interpreter
+
+    return load_tflite_interpreter(bytes(tflite_bytes), num_threads)
 
 
 def quantize_input(images, detail) -> np.ndarray:

@@ -29,7 +29,6 @@ time except :class:`KerasBackend` (to deserialise the custom layers).
 import dataclasses
 import json
 import os
-import warnings
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -381,23 +380,34 @@ class SavedModelBackend(Backend):
         return coords, heatmap
 
 
+LITERT_REQUIREMENT = "ai-edge-litert==2.3.0"
+
+
+def litert_interpreter_class():
+    """``ai_edge_litert.interpreter.Interpreter``: the maintained TFLite runtime.
+
+    Every TFLite model mhp_tf runs goes through it (``tf.lite.Interpreter`` is
+    deprecated; conversion still uses ``tf.lite.TFLiteConverter``). ai-edge-litert is
+    a dependency of mhp_tf (``setup.py``); a clear ImportError says how to install it.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise ImportError(f"running TFLite models needs LiteRT, a dependency of mhp_tf: pip "
+                          f"install {LITERT_REQUIREMENT} ({e})") from None
+    return Interpreter
+
+
 def load_tflite_interpreter(path_or_bytes, num_threads: Optional[int] = None):
-    """A TFLite interpreter (``ai_edge_litert`` when installed, else ``tf.lite``), allocated."""
+    """A LiteRT interpreter (:func:`litert_interpreter_class`) for a file or bytes, allocated."""
     kwargs = {"num_threads": num_threads} if num_threads else {}
     if isinstance(path_or_bytes, (bytes, bytearray)):
         kwargs["model_content"] = bytes(path_or_bytes)
     else:
         kwargs["model_path"] = str(path_or_bytes)
+    interpreter_class = litert_interpreter_class()
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            interpreter = Interpreter(**kwargs)
+        interpreter = interpreter_class(**kwargs)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         where = "the given bytes" if "model_content" in kwargs else kwargs["model_path"]

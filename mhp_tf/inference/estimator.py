@@ -210,10 +210,28 @@ def warp_crops_rotated(image: np.ndarray, crop_boxes, angles, size: int) -> np.n
 
 
 def _as_uint8_image(image) -> np.ndarray:
+    """A validated RGB image as uint8; float images must hold 0..255 values.
+
+    A float image with all values in ``(0, 1]`` (the [0, 1] convention of
+    ``tf.image.convert_image_dtype`` / skimage) is refused, not rescaled: it cannot
+    be told apart from a nearly black 0..255 image, and running it as 0..255 gives
+    wrong poses without any sign. Float values outside ``[-0.5, 255.5]`` (16-bit or
+    mean/std-normalised images) are refused too instead of being clipped.
+    """
     image = camera.validate_image(image)
     if image.dtype != np.uint8:
         if not np.all(np.isfinite(image)):
             raise ValueError("image contains NaN or inf")
+        lo, hi = float(image.min()), float(image.max())
+        if 0.0 < hi <= 1.0 and lo >= 0.0:
+            raise ValueError(
+                f"image is {image.dtype} with all values in [0, 1] (max {hi:.3g}); mhp_tf reads "
+                "float images as 0..255: pass np.round(image * 255).astype(np.uint8) (or "
+                "image * 255)")
+        if lo < -0.5 or hi > 255.5:
+            raise ValueError(
+                f"image is {image.dtype} with values in [{lo:.4g}, {hi:.4g}]; float images must "
+                "hold 0..255 (not normalised, not 16-bit): rescale it or pass uint8")
         image = np.clip(np.round(image), 0, 255).astype(np.uint8)
     return image
 
@@ -465,7 +483,7 @@ class PoseEstimator:
         if intrinsics is None:
             return camera.default_intrinsics(int(image_height), int(image_width),
                                              self.fov_degrees)
-        return camera.validate_intrinsics(intrinsics)
+        return camera.validate_intrinsics(intrinsics, (int(image_height), int(image_width)))
 
     # ------------------------------------------------------------------ main entry
 
@@ -475,7 +493,9 @@ class PoseEstimator:
         """Poses of the people in one RGB image.
 
         Args:
-          image: ``[H, W, 3]`` RGB, uint8 (or float32 0..255, rounded to uint8).
+          image: ``[H, W, 3]`` RGB, uint8 (or float32 0..255, rounded to uint8). A
+            float image in [0, 1] is refused with a ValueError (multiply it by 255),
+            as are float values outside 0..255.
             OpenCV reads BGR: convert with ``cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)``.
           boxes: ``[N, 4]`` person boxes ``(x, y, w, h)`` px; None runs the detector.
           intrinsics: ``[3, 3]`` camera matrix (px); None: 55-degree default.
@@ -571,8 +591,7 @@ class PoseEstimator:
             t = camera.global_position_movnect(joints2d, rel, k, weights=weights)
             cam = rel + t[:, None]
             depth = cam[:, root, 2]
-            if np.any(depth <= 0):
-                raise ValueError("the MoVNect global position put a person behind the camera")
+            camera.check_in_front(cam, k)
         results = []
         for i in range(n):
             jc = None if joint_conf is None else np.asarray(joint_conf[i], np.float64)

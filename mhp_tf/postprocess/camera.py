@@ -62,12 +62,30 @@ def default_intrinsics(height: int, width: int,
                      [0.0, 0.0, 1.0]])
 
 
-def validate_intrinsics(intrinsics) -> np.ndarray:
+# A focal length below one pixel is no real camera (it would see more than 180 degrees
+# across two pixels); such values (0, 1e-300, a value in metres) decode every pose at
+# a depth of about zero. With the image size known, the field of view along each axis
+# must also lie in [MIN_FOV_DEGREES, MAX_FOV_DEGREES]: outside it the pinhole decoding
+# is meaningless (fisheye) or the focal length is in the wrong units.
+MIN_FOCAL_PX = 1.0
+MIN_FOV_DEGREES = 0.5
+MAX_FOV_DEGREES = 170.0
+
+
+def _intrinsics_text(k: np.ndarray) -> str:
+    return (f"fx={k[0, 0]:.6g}, fy={k[1, 1]:.6g}, cx={k[0, 2]:.6g}, cy={k[1, 2]:.6g}")
+
+
+def validate_intrinsics(intrinsics, image_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Check and return intrinsics as a float64 ``[3, 3]`` matrix.
 
-    Raises ``ValueError`` unless the matrix is 3x3, finite, has positive focal
-    lengths, no skew and last row ``[0, 0, 1]`` (the decoding ignores skew, so a
-    skewed matrix would silently give wrong poses).
+    Raises ``ValueError`` (every message starts with "intrinsics") unless the matrix
+    is 3x3, finite, has focal lengths of at least ``MIN_FOCAL_PX`` (1 px; zero,
+    negative and denormal values like 1e-300 are refused), no skew and last row
+    ``[0, 0, 1]`` (the decoding ignores skew, so a skewed matrix would silently give
+    wrong poses). With ``image_size=(height, width)`` the horizontal and vertical
+    fields of view ``2 atan(size / (2 f))`` must lie in ``[MIN_FOV_DEGREES,
+    MAX_FOV_DEGREES]`` (0.5 to 170 degrees).
     """
     try:
         k = np.asarray(intrinsics, dtype=np.float64)
@@ -76,14 +94,26 @@ def validate_intrinsics(intrinsics) -> np.ndarray:
     if k.shape != (3, 3):
         raise ValueError(f"intrinsics must be a 3x3 matrix, got shape {k.shape}")
     if not np.all(np.isfinite(k)):
-        raise ValueError("intrinsics contain NaN or inf")
+        raise ValueError(f"intrinsics contain NaN or inf: {k.tolist()}")
     if k[0, 0] <= 0 or k[1, 1] <= 0:
         raise ValueError(f"intrinsics focal lengths must be positive, got fx={k[0, 0]}, "
                          f"fy={k[1, 1]}")
+    if k[0, 0] < MIN_FOCAL_PX or k[1, 1] < MIN_FOCAL_PX:
+        raise ValueError(f"intrinsics focal lengths must be at least {MIN_FOCAL_PX:g} px, got "
+                         f"fx={k[0, 0]:.6g}, fy={k[1, 1]:.6g} (focal lengths are in pixels)")
     if k[0, 1] != 0 or k[1, 0] != 0:
         raise ValueError("intrinsics with skew (K[0, 1] or K[1, 0] != 0) are not supported")
     if not np.allclose(k[2], [0.0, 0.0, 1.0]):
         raise ValueError(f"intrinsics last row must be [0, 0, 1], got {k[2].tolist()}")
+    if image_size is not None:
+        height, width = image_size
+        for axis, size, focal in (("horizontal", width, k[0, 0]), ("vertical", height, k[1, 1])):
+            fov = math.degrees(2.0 * math.atan(size / (2.0 * focal)))
+            if not MIN_FOV_DEGREES <= fov <= MAX_FOV_DEGREES:
+                raise ValueError(
+                    f"intrinsics {_intrinsics_text(k)} give a {fov:.4g} degree {axis} field of "
+                    f"view on the {width}x{height} image, outside [{MIN_FOV_DEGREES:g}, "
+                    f"{MAX_FOV_DEGREES:g}]: focal lengths must be in pixels of this image")
     return k
 
 
@@ -270,9 +300,31 @@ def crop_joints_to_camera(coords, crop_boxes, intrinsics, root_depth, heatmap_si
     focal, center = focal_and_center(intrinsics)
     _validate_sizes(heatmap_size, depth_bins, depth_range_mm)
     depth = _validate_depth(root_depth, len(b))
-    return decode_to_camera(c, b, depth, np.broadcast_to(focal, (len(b), 2)),
-                            np.broadcast_to(center, (len(b), 2)), heatmap_size, depth_bins,
-                            depth_range_mm)
+    cam = decode_to_camera(c, b, depth, np.broadcast_to(focal, (len(b), 2)),
+                           np.broadcast_to(center, (len(b), 2)), heatmap_size, depth_bins,
+                           depth_range_mm)
+    check_in_front(cam, intrinsics, depth)
+    return cam
+
+
+def check_in_front(joints_cam, intrinsics, root_depth=None) -> None:
+    """Raise ``ValueError`` naming the intrinsics if a decoded joint has ``Z <= 0``.
+
+    A joint behind (or on) the camera plane is never a real pose: it means the root
+    depth is far too small for the predicted depth offsets (up to half of
+    ``depth_range_mm`` in front of the root), which with the RootNet prior comes from
+    a focal length that is far too small, and with a given ``root_depth`` from that
+    value. Silently returning such poses would give wrong 3D output.
+    """
+    z = np.asarray(joints_cam, np.float64)[..., 2]
+    if z.size and not np.all(z > 0):
+        k = np.asarray(intrinsics, np.float64)
+        depth = "" if root_depth is None else (
+            f" at root depths {np.round(np.asarray(root_depth, np.float64), 3).tolist()} mm")
+        raise ValueError(
+            f"decoded joints lie behind the camera (Z = {float(z.min()):.6g} mm){depth} with "
+            f"intrinsics {_intrinsics_text(k)}: check the intrinsics (focal lengths in pixels "
+            f"of this image) and root_depth")
 
 
 def camera_to_crop_joints(joints_cam, crop_boxes, intrinsics, heatmap_size: int,

@@ -8,7 +8,10 @@ run can be reproduced (and resumed) from its own folder.
 
 import dataclasses
 import json
+import math
+import numbers
 import os
+import typing
 from typing import Any, Dict, Optional, Tuple, Union
 
 from mhp_tf import skeletons
@@ -125,6 +128,8 @@ class ExperimentConfig:
                 raise ValueError(f"invalid experiment config: {msg}")
 
         t, d = self.train, self.data
+        check_field_types("train", t)
+        check_field_types("data", d)
         check(t.batch_size > 0, f"train.batch_size must be > 0, got {t.batch_size}")
         check(t.epochs > 0, f"train.epochs must be > 0, got {t.epochs}")
         check(t.learning_rate > 0, "train.learning_rate must be > 0")
@@ -136,6 +141,9 @@ class ExperimentConfig:
               f"train.lr_decay_epochs must be increasing, got {t.lr_decay_epochs}")
         check(t.checkpoint_every > 0 and t.log_every > 0,
               "train.checkpoint_every and train.log_every must be > 0")
+        check(t.keep_checkpoints >= 1,
+              f"train.keep_checkpoints must be >= 1 (0 would delete every checkpoint, so a "
+              f"stopped run could not resume), got {t.keep_checkpoints}")
         check(t.steps_per_epoch is None or t.steps_per_epoch > 0,
               "train.steps_per_epoch must be > 0")
         check(0.0 <= t.distill_alpha <= 1.0,
@@ -213,29 +221,87 @@ class ExperimentConfig:
             return cls.from_dict(json.load(f))
 
 
-def _coerce(value: str, current: Any, field_type: Any):
-    """Parse a command-line string into the type of the field it overrides."""
-    if isinstance(current, bool):
-        if value.lower() in ("1", "true", "yes"):
-            return True
-        if value.lower() in ("0", "false", "no"):
-            return False
-        raise ValueError(f"expected a boolean, got {value!r}")
-    if isinstance(current, tuple) or "Tuple" in str(field_type):
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    if isinstance(current, int):
-        return int(value)
-    if isinstance(current, float):
-        return float(value)
-    if current is None:
-        if value.lower() == "none":
-            return None
-        for cast in (int, float):
-            try:
-                return cast(value)
-            except ValueError:
-                pass
-    return value
+def _type_matches(value: Any, field_type: Any) -> bool:
+    """Whether ``value`` has the annotated type (``int``, ``float``, ``bool``, ``str``,
+    ``Optional[...]``, ``Tuple[int, ...]``); other annotations are not checked."""
+    origin = typing.get_origin(field_type)
+    if origin is Union:
+        return any(_type_matches(value, a) for a in typing.get_args(field_type))
+    if field_type is type(None):
+        return value is None
+    if origin is tuple:
+        item = typing.get_args(field_type)[0]
+        return isinstance(value, (tuple, list)) and all(_type_matches(v, item) for v in value)
+    if field_type is bool:
+        return isinstance(value, bool)
+    if field_type is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if field_type is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if field_type is str:
+        return isinstance(value, str)
+    return True
+
+
+def _type_name(field_type: Any) -> str:
+    return str(field_type).replace("typing.", "") if typing.get_origin(field_type) else \
+        field_type.__name__
+
+
+def check_field_types(section: str, obj) -> None:
+    """Raise ``ValueError`` naming ``section.field`` when a field of the dataclass ``obj``
+    has the wrong type (e.g. ``batch_size=1.5``) or a float field is NaN or inf (a
+    non-finite learning rate or weight would train on garbage without an error)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not _type_matches(value, f.type):
+            raise ValueError(f"invalid experiment config: {section}.{f.name} must be "
+                             f"{_type_name(f.type)}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"invalid experiment config: {section}.{f.name} must be a finite "
+                             f"number, got {value!r}")
+
+
+def _parse_bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(value)
+
+
+_PARSERS = {
+    bool: (_parse_bool, "a boolean (true/false)"),
+    int: (int, "an integer"),
+    float: (float, "a number"),
+    tuple: (lambda v: tuple(int(x) for x in v.split(",") if x.strip()),
+            "comma-separated integers"),
+}
+
+
+def _coerce(value: str, current: Any, field_type: Any, key: str = "value"):
+    """Parse a command-line string into the type of the field ``key`` it overrides.
+
+    The annotation decides (``Optional[int]`` accepts ``none`` or an integer, never
+    ``1.5``; ``Optional[str]`` keeps digits as text); a string that does not parse
+    raises ``ValueError`` naming ``key`` and the expected type.
+    """
+    args = [a for a in typing.get_args(field_type) if a is not type(None)]
+    optional = typing.get_origin(field_type) is Union and len(args) == 1
+    if optional and value.strip().lower() == "none":
+        return None
+    kind = args[0] if optional else field_type
+    if typing.get_origin(kind) is tuple or isinstance(current, tuple):
+        kind = tuple
+    elif kind is Any or typing.get_origin(kind) is Union:
+        kind = type(current)
+    if kind not in _PARSERS:
+        return value
+    parse, expected = _PARSERS[kind]
+    try:
+        return parse(value)
+    except ValueError:
+        raise ValueError(f"{key} expects {expected}, got {value!r}") from None
 
 
 def _model_config(family: str, num_joints: int, **changes):
@@ -273,7 +339,7 @@ def make_config(variant: str = "xs", num_joints: Optional[int] = None,
         fields = {f.name: f for f in dataclasses.fields(target)}
         if name not in fields:
             raise ValueError(f"unknown option {key!r}; {section} options: {sorted(fields)}")
-        value = _coerce(raw, getattr(target, name), fields[name].type) \
+        value = _coerce(raw, getattr(target, name), fields[name].type, key) \
             if isinstance(raw, str) else raw
         if section == "model":
             model_changes[name] = value
