@@ -122,6 +122,7 @@ class LookShader:
         self.assets = assets
         self.download = download
         self.occluder_p = occluder_p
+        self.timings_ms: Dict[str, float] = {}  # summed per step of compose.render
 
     def __call__(self, gb: gbuffer_lib.GBuffer, camera: scene.Camera,
                  rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
@@ -129,8 +130,11 @@ class LookShader:
         if self.assets is None:
             self.assets = scene_assets(self.download)
         seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
-        return compose.render(gb, seed, self.assets, feet_px, person_height_px,
-                              occluder_p=self.occluder_p).image
+        out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
+                             occluder_p=self.occluder_p)
+        for step, ms in out.timings_ms.items():
+            self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
+        return out.image
 
 
 def make_shader(shader: Union[str, Shader], download: bool = True) -> Shader:
