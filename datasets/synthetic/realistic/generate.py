@@ -123,6 +123,7 @@ class LookShader:
         self.download = download
         self.occluder_p = occluder_p
         self.timings_ms: Dict[str, float] = {}  # summed per step of compose.render
+        self.last: Optional[compose.Rendered] = None  # the latest render (for previews)
 
     def __call__(self, gb: gbuffer_lib.GBuffer, camera: scene.Camera,
                  rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
@@ -132,6 +133,7 @@ class LookShader:
         seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
         out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
                              occluder_p=self.occluder_p)
+        self.last = out
         for step, ms in out.timings_ms.items():
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
         return out.image
