@@ -9,10 +9,14 @@ Rows:
   over 8 examples per clip, as the capsule generator samples them), then per image the
   skinned frame, a camera and the :class:`GBuffer` from the vectorised NumPy z-buffer
   rasteriser, plus a flat grey shading of the normals (a placeholder for the look stage).
-* ``realistic generator``: the whole realistic example as ``synthetic/realistic`` builds it
-  (:class:`RealisticGenerator`: the mesh row's geometry plus the placeholder shader's
-  procedural backdrop and the labels), procedural poses -- the row to compare with
-  ``capsule``.
+* ``realistic + placeholder``: a whole realistic example with the flat placeholder shader
+  (:class:`RealisticGenerator` with ``shader="placeholder"``: the mesh row's geometry, a
+  procedural backdrop, the labels), procedural poses.
+* ``realistic + look stage``: the whole example as ``synthetic/realistic`` builds it (the
+  look stage of :mod:`.realistic.compose`: photo background, HDRI light, skin/clothes/hair,
+  shadows, occluders, camera effects; the scene assets from the cache, procedural where
+  missing), procedural poses -- the row to compare with ``capsule``; its look-stage time is
+  broken down per step below the table.
 * ``mesh/embree`` (only when ``trimesh`` and ``embreex`` import, e.g. after
   ``pip install --target DIR trimesh embreex`` and ``--extra_path DIR``): the same frames
   ray cast with Embree through trimesh (a fresh BVH per posed frame, one ray per pixel
@@ -43,6 +47,11 @@ EXTRA_PATH = flags.DEFINE_string("extra_path", None,
                                  "folder added to sys.path (where trimesh/embreex were "
                                  "installed with pip install --target)")
 SEED = flags.DEFINE_integer("seed", 0, "random seed")
+PARALLEL = flags.DEFINE_integer("parallel_images", 0,
+                                "also time this many realistic examples through the build's "
+                                "own path (render_encoded: look stage, JPEG, --workers "
+                                "processes), in wall-clock time")
+WORKERS = flags.DEFINE_integer("workers", 2, "processes for --parallel_images")
 
 EXAMPLES_PER_CLIP = 8
 FRAMES_PER_CLIP = 48
@@ -59,14 +68,30 @@ def _capsule(size: int, n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def _realistic_generator(people, size: int, n: int) -> float:
+def _realistic_generator(people, size: int, n: int, shader: str):
+    """Images/s of whole realistic examples, and the look stage's mean ms per step."""
     from mhp_tf_datasets.synthetic.realistic import generate
     gen = generate.RealisticGenerator(generate.RealisticConfig(image_size=size, mocap=False),
-                                      "train", people=people)
-    gen.example(10 ** 6)  # warm-up on another clip
+                                      "train", people=people, shader=shader)
+    gen.example(10 ** 6)  # warm-up on another clip (and the scene assets' loading)
+    steps = getattr(gen.shader, "timings_ms", None)
+    if steps is not None:
+        steps.clear()
     t = time.perf_counter()
     for i in range(n):
         gen.example(i)
+    rate = n / (time.perf_counter() - t)
+    return rate, {k: v / n for k, v in (steps or {}).items()}
+
+
+def _parallel(size: int, n: int, workers: int) -> float:
+    """Wall-clock images/s of ``render_encoded`` (the tfds build's path) with ``workers``."""
+    from mhp_tf_datasets.synthetic import generate
+    cfg = generate.GeneratorConfig(image_size=size, mocap=False)
+    list(generate.render_encoded(cfg, "train", range(8), None, 92, 1, "realistic"))  # assets
+    t = time.perf_counter()
+    for _ in generate.render_encoded(cfg, "train", range(n), None, 92, workers, "realistic"):
+        pass
     return n / (time.perf_counter() - t)
 
 
@@ -154,7 +179,10 @@ def main(argv):
     people = people_lib.People()
     rate, parts = _numpy_zbuffer(people, size, n, SEED.value)
     rows.append(("mesh/numpy-zbuffer", rate, parts))
-    rows.append(("realistic generator", _realistic_generator(people, size, n), None))
+    rows.append(("realistic + placeholder",
+                 _realistic_generator(people, size, n, "placeholder")[0], None))
+    rate, look_steps = _realistic_generator(people, size, n, "look")
+    rows.append(("realistic + look stage", rate, None))
     try:
         import embreex  # noqa: F401
         import trimesh  # noqa: F401
@@ -163,13 +191,24 @@ def main(argv):
     except ImportError as e:
         print(f"(mesh/embree skipped: {e})")
     print(f"\n{size} px, {n} images per row, one thread:")
-    print(f"{'renderer':30s} {'img/s/core':>10s}  ms per image: clip (amortised) / frame / render")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)")
+    capsule = rows[0][1]
+    print(f"{'renderer':30s} {'img/s/core':>10s} {'x capsule':>9s}  ms per image: clip "
+          f"(amortised) / frame / render")
     for name, rate, parts in rows:
         extra = "" if parts is None else \
             f"  {parts['clip']:.1f} / {parts['frame']:.1f} / {parts['render']:.1f}"
-        print(f"{name:30s} {rate:10.1f}{extra}")
-    for name, rate, _ in rows[1:3]:
-        print(f"9,000 images on 2 cores, {name}: {9000 / (2 * rate) / 60:.1f} min")
+        print(f"{name:30s} {rate:10.1f} {rate / capsule:9.2f}{extra}")
+    print("look stage, mean ms per image: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in look_steps.items()) + f"; total {sum(look_steps.values()):.1f}")
+    for name, rate, _ in rows:
+        if not name.startswith("mesh/embree"):
+            print(f"9,000 images on 2 cores, {name}: {9000 / (2 * rate) / 60:.1f} min")
+    if PARALLEL.value:
+        rate = _parallel(size, PARALLEL.value, WORKERS.value)
+        print(f"render_encoded, realistic, {WORKERS.value} workers, {PARALLEL.value} images: "
+              f"{rate:.1f} img/s wall clock -> 9,000 images in {9000 / rate / 60:.1f} min "
+              f"(load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

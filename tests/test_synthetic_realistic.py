@@ -20,6 +20,17 @@ from mhp_tf_datasets.synthetic.realistic import skinning
 P = pose_lib.P
 
 
+@pytest.fixture(scope="module", autouse=True)
+def offline_scene_assets(tmp_path_factory):
+    """The look stage's asset cache is an empty directory and apt-get is missing: the
+    realistic generator must fall back to procedural scenes without the network."""
+    from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(assets_lib.CACHE_ENV, str(tmp_path_factory.mktemp("scenes")))
+        mp.setattr(assets_lib, "APT_GET", "mhp-tf-no-such-apt-get")
+        yield
+
+
 @pytest.fixture(scope="module")
 def arrays():
     try:
@@ -394,7 +405,7 @@ def test_generator_mocap_clips_and_custom_shader(people):
     cfg = rgen.RealisticConfig(image_size=48, frames_per_clip=5, examples_per_clip=1,
                                mocap=True, procedural_fraction=0.0)
 
-    def red(gb, camera, rng):
+    def red(gb, camera, rng, feet_px, person_height_px):
         return np.where(gb.mask[..., None], [255, 0, 0], [0, 0, 0]).astype(np.uint8)
 
     gen = rgen.RealisticGenerator(cfg, "train", clips, people, shader=red)
@@ -407,7 +418,7 @@ def test_generator_mocap_clips_and_custom_shader(people):
             assert frame.vertices[:, 2].min() == pytest.approx(0.0, abs=1e-5)
     assert names <= {"deepmimic_walk", "climb_seq_0"}   # kick is a test clip
     bad = rgen.RealisticGenerator(cfg, "train", clips, people,
-                                  shader=lambda gb, c, r: np.zeros((2, 2, 3), np.uint8))
+                                  shader=lambda gb, c, r, *_: np.zeros((2, 2, 3), np.uint8))
     with pytest.raises(ValueError, match="shader must return"):
         bad.example(0)
 
@@ -465,3 +476,49 @@ def test_surface_attributes_run_along_and_around_the_parts(people):
     # Left and right limbs get their own side's parts.
     assert np.all(v[a["part"] == gbuffer.PART["l_hand"], 1] > 0)
     assert np.all(v[a["part"] == gbuffer.PART["r_foot"], 1] < 0)
+
+
+def test_look_stage_is_the_default_shader_offline_with_one_warning(people):
+    """No cached assets and no apt-get: the look stage still shades (procedural scenes), says
+    so in one warning, is deterministic, and puts shadows where the feet are."""
+    import warnings
+
+    from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
+    from mhp_tf_datasets.synthetic.realistic import generate as rgen
+    rgen._SCENE_ASSETS.clear()
+    assets_lib._LOADED.clear()
+    cfg = rgen.RealisticConfig(image_size=64, frames_per_clip=4, examples_per_clip=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        look = rgen.RealisticGenerator(cfg, "train", people=people)
+        first = [look.render(i) for i in range(3)]
+    ours = [w for w in caught if "realistic synthetic scenes" in str(w.message)]
+    assert len(ours) == 1 and "procedural stand-ins" in str(ours[0].message)
+    flat = rgen.RealisticGenerator(cfg, "train", people=people, shader="placeholder")
+    for i, (image, labels, frame, camera, gb) in enumerate(first):
+        assert isinstance(look.shader, rgen.LookShader)
+        np.testing.assert_array_equal(rgen.RealisticGenerator(
+            cfg, "train", people=people).example(i)["image"], image)
+        flat_image, flat_labels, _, _, _ = flat.render(i)
+        for key in ("joints_img", "joints_cam", "bbox"):   # the shader never touches labels
+            np.testing.assert_array_equal(flat_labels[key], labels[key])
+        assert np.abs(flat_image.astype(int) - image).mean() > 5
+        feet, height = rgen.shadow_placement(frame, camera)
+        # the feet lie at or below the projected ankles, the height spans ankle to head
+        ankles = labels["joints_img"][[P["R_Ankle"], P["L_Ankle"]]]
+        assert np.all(feet[:2, 1] >= ankles[:, 1] - 1e-6)
+        head_to_feet = feet[:2, 1].mean() - labels["joints_img"][P["Head"], 1]
+        assert height == pytest.approx(head_to_feet, rel=0.35)
+    with pytest.raises(ValueError, match="unknown realistic shader"):
+        rgen.RealisticGenerator(cfg, "train", people=people, shader="toon")
+
+
+def test_realistic_render_encoded_identical_for_any_worker_count():
+    from mhp_tf_datasets.synthetic import generate
+    cfg = generate.GeneratorConfig(image_size=48, frames_per_clip=4, examples_per_clip=2)
+    one = list(generate.render_encoded(cfg, "test", range(6), None, 90, 1, "realistic"))
+    two = list(generate.render_encoded(cfg, "test", range(6), None, 90, 2, "realistic"))
+    assert [i for i, _, _ in one] == list(range(6))
+    for (_, a, _), (_, b, _) in zip(one, two):
+        assert a["image"] == b["image"]
+        np.testing.assert_array_equal(a["joints_img"], b["joints_img"])

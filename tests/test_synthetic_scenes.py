@@ -382,6 +382,15 @@ def test_contact_shadow_darkens_under_the_feet_only():
     assert shade[5, 5] > 0.999 and shade[20, 40] > 0.99  # far above the feet
     assert shade.min() >= 0.4 - 1e-6
     np.testing.assert_array_equal(compose.contact_shadow(8, 8, np.zeros((0, 2)), 10.0), 1.0)
+    # against the blobs written out in 2D (three anisotropic Gaussians, their maximum)
+    yy, xx = np.mgrid[0:64, 0:80].astype(np.float64)
+    occ = np.zeros((64, 80))
+    for (fx, fy), sx, weight in ((feet[0], 3.5, 1.0), (feet[1], 3.5, 1.0),
+                                 (feet.mean(0), 10.0, 0.5)):
+        sy = 0.25 * sx
+        occ = np.maximum(occ, weight * np.exp(-0.5 * (((xx - fx) / sx) ** 2
+                                                      + ((yy - fy - 0.3 * sy) / sy) ** 2)))
+    np.testing.assert_allclose(shade, 1 - 0.6 * occ, atol=1e-6)
 
 
 def test_occluder_covers_part_of_the_person_sometimes():
@@ -421,8 +430,35 @@ def test_blur_kernels_are_normalised_and_effects_off_is_identity():
     img = np.random.default_rng(0).uniform(0, 1, (16, 16, 3)).astype(np.float32)
     out = camera_effects.apply_effects(img, camera_effects.CameraEffects(),
                                        np.random.default_rng(0))
-    np.testing.assert_array_equal(
-        out, np.round(camera_effects.linear_to_srgb(img) * 255).astype(np.uint8))
+    exact = np.round(camera_effects.linear_to_srgb(img) * 255).astype(np.uint8)
+    # the 16-bit table rounds like the exact curve except within 1/65535 of a code boundary
+    assert np.abs(out.astype(int) - exact).max() <= 1 and (out == exact).mean() > 0.99
+
+
+def test_quantised_gaussian_noise_is_standard_normal():
+    for seed in range(3):
+        x = camera_effects.gaussian_noise(np.random.default_rng(seed), (256, 256, 3))
+        assert x.dtype == np.float32 and x.shape == (256, 256, 3)
+        # n = 196,608 draws: sd of the sample mean 0.0023, of the sample sd 0.0016
+        assert abs(x.mean()) < 0.012 and abs(x.std() - 1) < 0.01
+        # normal probabilities of |x| < 1 and |x| < 2 (sd of the fractions < 0.0012)
+        assert abs((np.abs(x) < 1).mean() - 0.682689) < 0.006
+        assert abs((np.abs(x) < 2).mean() - 0.954500) < 0.006
+    np.testing.assert_array_equal(camera_effects.gaussian_noise(np.random.default_rng(5), (9,)),
+                                  camera_effects.gaussian_noise(np.random.default_rng(5), (9,)))
+
+
+def test_srgb_tables_match_the_curves():
+    codes = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(camera_effects.srgb8_to_linear(codes),
+                                  camera_effects.srgb_to_linear(codes / np.float32(255)))
+    x = np.random.default_rng(1).uniform(-0.1, 1.1, 200000).astype(np.float32)
+    exact = np.round(camera_effects.linear_to_srgb(x).astype(np.float64) * 255)
+    table = camera_effects.linear_to_srgb8(x)
+    assert np.abs(table - exact).max() <= 1 and (table == exact).mean() > 0.995
+    # a code boundary value away from the table's step: both agree
+    np.testing.assert_array_equal(camera_effects.linear_to_srgb8(np.float32([0, 0.5, 1, 2])),
+                                  [0, 188, 255, 255])
 
 
 def test_camera_effects_change_the_image_plausibly():

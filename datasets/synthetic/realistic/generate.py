@@ -1,4 +1,4 @@
-"""Example stream of the realistic synthetic family (geometry complete, look a placeholder).
+"""Example stream of the realistic synthetic family: skinned MakeHuman people, shaded into photos.
 
 Example ``i`` of a split depends only on ``(seed, split, i)`` and the motion source, as in
 :mod:`..generate` (the capsule family):
@@ -12,17 +12,28 @@ Example ``i`` of a split depends only on ``(seed, split, i)`` and the motion sou
 2. the clip is retargeted onto the body's rig once (:mod:`.posing`, with its random head
    and hand variation), each example takes a random frame of it, skins it and samples a
    camera (:func:`..scene.sample_camera`);
-3. the G-buffer (:mod:`.rasterizer`) goes to a *shader* ``shader(gbuffer, camera, rng) ->
-   uint8 (H, W, 3) RGB``. The default, :func:`placeholder_shader`, is a flat grey Lambert
-   body over a procedural backdrop (:func:`..scene.backdrop`), to be replaced by the
-   appearance/lighting/compositing stage. Labels never come from the shader.
+3. the G-buffer (:mod:`.rasterizer`) goes to a *shader* ``shader(gbuffer, camera, rng,
+   feet_px, person_height_px) -> uint8 (H, W, 3) RGB``. The default, :class:`LookShader`,
+   is the look stage (:func:`.compose.render`: a background photo, HDRI light, skin,
+   clothes and hair, shadows, occluders, camera effects) with the scene assets of
+   :mod:`.assets` loaded once per process (:func:`scene_assets`; procedural stand-ins, with
+   one warning, where they cannot be had). :func:`placeholder_shader` (a flat grey Lambert
+   body over a procedural backdrop) stays selectable (``shader="placeholder"``) for geometry
+   tests and benchmarks. Labels never come from the shader.
+
+   ``feet_px``/``person_height_px`` place the shadows only: the ankle and toe points of the
+   posed skeleton dropped onto the floor under them, projected, and the pixel length of the
+   vertical from the floor to the head point (:func:`shadow_placement`). They are geometry
+   of the same frame the G-buffer shows, used to put the contact and cast shadows on the
+   ground; no label is drawn into the pixels.
 
 Labels (:func:`..render.compute_labels`): the 18 H36M joints of :mod:`.joints` in the camera
 frame (mm), their projections, visibility = inside the image, the box around the silhouette
 and the joints.
 """
 
-from typing import Callable, Dict, Iterator, Optional, Tuple
+import warnings
+from typing import Callable, Dict, Iterator, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -35,10 +46,14 @@ from mhp_tf_datasets.synthetic.body import sample_body
 from mhp_tf_datasets.synthetic.generate import ExampleGenerator
 from mhp_tf_datasets.synthetic.generate import GeneratorConfig
 from mhp_tf_datasets.synthetic.generate import load_clips
+from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
+from mhp_tf_datasets.synthetic.realistic import compose
 from mhp_tf_datasets.synthetic.realistic import gbuffer as gbuffer_lib
 from mhp_tf_datasets.synthetic.realistic import people as people_lib
 
-Shader = Callable[[gbuffer_lib.GBuffer, scene.Camera, np.random.Generator], np.ndarray]
+# shader(gbuffer, camera, rng, feet_px, person_height_px) -> uint8 (H, W, 3) RGB
+Shader = Callable[..., np.ndarray]
+SHADERS = ("look", "placeholder")
 
 
 # The capsule family's config serves as is: resolution, seed, pose source (``mocap``: False,
@@ -47,7 +62,8 @@ RealisticConfig = GeneratorConfig
 
 
 def placeholder_shader(gb: gbuffer_lib.GBuffer, camera: scene.Camera,
-                       rng: np.random.Generator) -> np.ndarray:
+                       rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
+                       person_height_px: Optional[float] = None) -> np.ndarray:
     """Flat grey-toned Lambert body (one light from the camera's upper hemisphere) over a
     procedural backdrop; a stand-in for the look stage."""
     h, w = gb.shape
@@ -63,6 +79,98 @@ def placeholder_shader(gb: gbuffer_lib.GBuffer, camera: scene.Camera,
     return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
 
 
+_SCENE_ASSETS: Dict[Tuple[str, bool], assets_lib.Assets] = {}
+
+
+def scene_assets(download: bool = True) -> assets_lib.Assets:
+    """The look stage's photos, HDRIs and textures (:func:`.assets.load_assets`, cache dir
+    from ``$MHP_TF_SCENES_CACHE`` or ``~/.cache/mhp_tf/scenes``), loaded once per process.
+
+    Fetches what is not cached when ``download``. Whatever cannot be had is replaced by
+    procedural stand-ins; the per-package warnings are folded into one.
+    ``render_encoded`` calls this before forking its workers, so they share one copy.
+    """
+    key = (assets_lib.cache_dir(), bool(download))
+    if key not in _SCENE_ASSETS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = assets_lib.load_assets(download=download)
+        if caught:
+            kinds = [k for k, v in (("background photos", loaded.backgrounds),
+                                    ("HDRIs", loaded.hdris), ("textures", loaded.textures))
+                     if not v]
+            warnings.warn(
+                f"realistic synthetic scenes: {len(caught)} asset problem(s) (first: "
+                f"{caught[0].message}); procedural stand-ins for "
+                f"{', '.join(kinds) or 'the missing packages'}. Fetch them with `python -m "
+                f"mhp_tf_datasets.synthetic.realistic.assets` (cache: {key[0]})", stacklevel=2)
+        _SCENE_ASSETS[key] = loaded
+    return _SCENE_ASSETS[key]
+
+
+class LookShader:
+    """The look stage as a shader: :func:`.compose.render` of the G-buffer with the scene
+    assets (:func:`scene_assets`, loaded at the first call) and a seed drawn from ``rng``.
+
+    ``supersample`` 1 (default; antialiasing by a blurred silhouette band) keeps the cost
+    of the look stage at the G-buffer's size; the generator renders the G-buffer at the
+    output size, so larger values are not used by it.
+    """
+
+    def __init__(self, assets: Optional[assets_lib.Assets] = None, download: bool = True,
+                 occluder_p: float = 0.3):
+        self.assets = assets
+        self.download = download
+        self.occluder_p = occluder_p
+        self.timings_ms: Dict[str, float] = {}  # summed per step of compose.render
+        self.last: Optional[compose.Rendered] = None  # the latest render (for previews)
+
+    def __call__(self, gb: gbuffer_lib.GBuffer, camera: scene.Camera,
+                 rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
+                 person_height_px: Optional[float] = None) -> np.ndarray:
+        if self.assets is None:
+            self.assets = scene_assets(self.download)
+        seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
+        out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
+                             occluder_p=self.occluder_p)
+        self.last = out
+        for step, ms in out.timings_ms.items():
+            self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
+        return out.image
+
+
+def make_shader(shader: Union[str, Shader], download: bool = True) -> Shader:
+    """``"look"`` (:class:`LookShader`), ``"placeholder"`` (:func:`placeholder_shader`) or
+    a callable shader, returned as is."""
+    if callable(shader):
+        return shader
+    if shader == "look":
+        return LookShader(download=download)
+    if shader == "placeholder":
+        return placeholder_shader
+    raise ValueError(f"unknown realistic shader {shader!r}; known: {list(SHADERS)} or a "
+                     f"callable")
+
+
+FOOT_POINTS = tuple(pose_lib.P[n] for n in ("R_Ankle", "L_Ankle", "R_Toe", "L_Toe"))
+
+
+def shadow_placement(frame: people_lib.Frame, camera: scene.Camera
+                     ) -> Tuple[np.ndarray, float]:
+    """Where the shadows go: ``feet_px`` ``[4, 2]`` (the ankle and toe points dropped onto
+    the floor under the body, projected) and ``person_height_px`` (the projected length of
+    the vertical from the floor to the head point, at least 1 px). Geometry of the frame,
+    used only to place shadows on the ground."""
+    floor = float(frame.vertices[:, 2].min())
+    feet = np.asarray(frame.points)[list(FOOT_POINTS)].copy()
+    feet[:, 2] = floor
+    head = np.asarray(frame.points)[pose_lib.P["Head"]]
+    head_floor = np.array([head[0], head[1], floor])
+    px = camera.project(camera.world_to_camera(np.vstack([feet, head, head_floor])))
+    height = float(np.linalg.norm(px[-2] - px[-1]))
+    return px[:len(feet)], max(height, 1.0)
+
+
 class RealisticGenerator(ExampleGenerator):
     """Renders the examples of one split; ``example(i)`` is independent of any other index.
 
@@ -73,11 +181,11 @@ class RealisticGenerator(ExampleGenerator):
     def __init__(self, config: RealisticConfig, split: str,
                  clips: Optional[Dict[str, np.ndarray]] = None,
                  people: Optional[people_lib.People] = None,
-                 shader: Shader = placeholder_shader):
+                 shader: Union[str, Shader] = "look"):
         super().__init__(config, split, clips)
         self.people = people if people is not None else people_lib.People(
             download=config.download)
-        self.shader = shader
+        self.shader = make_shader(shader, config.download)
         self._persons: Dict[int, people_lib.Person] = {}
         self._clip_cache: Tuple[int, tuple] = (-1, None)
 
@@ -128,7 +236,8 @@ class RealisticGenerator(ExampleGenerator):
         size = cfg.image_size
         camera = scene.sample_camera(rng, frame.points, size, size)
         gb = self.people.render(frame, camera)
-        image = self.shader(gb, camera, rng)
+        feet_px, height_px = shadow_placement(frame, camera)
+        image = self.shader(gb, camera, rng, feet_px, height_px)
         if image.shape != (size, size, 3) or image.dtype != np.uint8:
             raise ValueError(f"shader must return uint8 ({size}, {size}, 3), got "
                              f"{image.dtype} {image.shape}")
@@ -145,14 +254,14 @@ class RealisticGenerator(ExampleGenerator):
 
 def generate_examples(split: str, num_examples: int, config: RealisticConfig = RealisticConfig(),
                       clips: Optional[Dict[str, np.ndarray]] = None, start: int = 0,
-                      people: Optional[people_lib.People] = None
-                      ) -> Iterator[Tuple[str, Dict]]:
+                      people: Optional[people_lib.People] = None,
+                      shader: Union[str, Shader] = "look") -> Iterator[Tuple[str, Dict]]:
     """Yield ``(key, example)`` for examples ``start .. start + num_examples - 1`` of ``split``.
 
     ``clips``: mocap clips (default: :func:`..generate.load_clips` of the config).
     """
     if clips is None:
         clips = load_clips(config)
-    gen = RealisticGenerator(config, split, clips, people)
+    gen = RealisticGenerator(config, split, clips, people, shader)
     for i in range(start, start + num_examples):
         yield f"{split}_{i:07d}", gen.example(i)
