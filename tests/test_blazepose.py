@@ -320,3 +320,119 @@ def test_missing_sources_are_skipped_with_a_warning(tmp_path, monkeypatch):
         rf.load_frames(["youtube"], directory=str(tmp_path))
     with pytest.raises(ValueError, match="split"):
         rf.load_frames(split="train")
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _standing_landmarks():
+    """33 BlazePose landmarks of a 140 px tall (nose to ankle) symmetric stick figure."""
+    lm = np.zeros((33, 2))
+    n = bp.LANDMARK_NAMES.index
+    lm[n("nose")] = (0, 0)
+    for side, x in (("left", 10.0), ("right", -10.0)):
+        lm[n(f"{side}_shoulder")] = (x, 20)
+        lm[n(f"{side}_elbow")] = (x * 1.5, 45)
+        lm[n(f"{side}_wrist")] = (x * 1.5, 70)
+        lm[n(f"{side}_hip")] = (0.8 * x, 60)
+        lm[n(f"{side}_knee")] = (0.8 * x, 100)
+        lm[n(f"{side}_ankle")] = (0.8 * x, 140)
+    return lm + 100.0
+
+
+def test_body_height_is_the_nose_to_ankle_chain():
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    lm = _standing_landmarks()
+    assert rb.body_height(lm) == pytest.approx(20 + 40 + 80)  # nose-shoulders-hips-knee-ankle
+    bent = lm.copy()
+    n = bp.LANDMARK_NAMES.index
+    for side in ("left", "right"):  # knees out to the side: the chain keeps its length
+        bent[n(f"{side}_knee")] = bent[n(f"{side}_hip")] + (40, 0)
+        bent[n(f"{side}_ankle")] = bent[n(f"{side}_knee")] + (0, 40)
+    assert rb.body_height(bent) == pytest.approx(140.0)
+
+
+def test_joint_mappings_pick_matching_joints():
+    from mhp_tf import skeletons
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    assert rb.BLAZEPOSE_INDEX == (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+    h36m = np.arange(18 * 2, dtype=float).reshape(18, 2)
+    got = rb.skeleton_to_compared(h36m, skeletons.H36M.joints)
+    # H36M order: R_Hip 1, R_Knee 2, R_Ankle 3, L_Hip 4, L_Knee 5, L_Ankle 6,
+    # L_Shoulder 11, L_Elbow 12, L_Wrist 13, R_Shoulder 14, R_Elbow 15, R_Wrist 16
+    np.testing.assert_array_equal(got[:, 0] / 2, [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3])
+    names = ["X" if j == "L_Ankle" else j for j in skeletons.H36M.joints]
+    with pytest.raises(ValueError, match="lack.*L_Ankle"):
+        rb.skeleton_to_compared(h36m, names)
+    with pytest.raises(ValueError, match="33"):
+        rb.blazepose_to_compared(np.zeros((17, 2)))
+
+
+def test_errors_pck_and_scored_joints_by_hand():
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    lm = _standing_landmarks()
+    ref = bp.PoseLandmarks(landmarks=lm, z=np.zeros(33), visibility=np.full(33, 0.9),
+                           presence=np.ones(33), score=1.0, roi=bp.Roi((0, 0), 1.0, 0.0))
+    n = bp.LANDMARK_NAMES.index
+    ref.visibility[n("left_wrist")] = 0.3                 # occluded: not scored
+    ref.landmarks[n("right_ankle")] = (-5.0, 10.0)        # outside a 300 x 300 image
+    mask = rb.scored_mask(ref, 300, 300)
+    assert mask.sum() == 10
+    assert not mask[rb.COMPARED_JOINTS.index("L_Wrist")]
+    assert not mask[rb.COMPARED_JOINTS.index("R_Ankle")]
+    target = rb.blazepose_to_compared(ref.landmarks)
+    pred = target.copy()
+    pred[0] += (3.0, 4.0)      # L_Shoulder 5 px off
+    pred[2] += (0.0, 21.0)     # L_Elbow 21 px off (> 0.1 x 140 = 14 px)
+    err = rb.normalized_errors(pred, target, 140.0)
+    np.testing.assert_allclose(err[:3], [5 / 140, 0.0, 21 / 140])
+    s = rb.pool([err], [mask])
+    assert s.joints == 10 and s.people == 1
+    assert s.error_pct == pytest.approx(100 * (5 + 21) / 140 / 10)
+    assert s.pck == pytest.approx(9 / 10)
+    # pooled over people, joint-weighted: person 2 has 2 scored joints, both 0.2 off
+    s2 = rb.pool([err, np.full(12, 0.2)], [mask, np.arange(12) < 2])
+    assert s2.joints == 12
+    assert s2.error_pct == pytest.approx(100 * ((5 + 21) / 140 + 0.4) / 12)
+    assert s2.pck == pytest.approx(9 / 12)
+    with pytest.raises(ValueError, match="positive"):
+        rb.normalized_errors(pred, target, 0.0)
+
+
+def test_score_table_rows_per_source_and_overall():
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    lm = _standing_landmarks()
+    ref = bp.PoseLandmarks(landmarks=lm, z=np.zeros(33), visibility=np.ones(33),
+                           presence=np.ones(33), score=1.0, roi=bp.Roi((0, 0), 1.0, 0.0))
+    target = rb.blazepose_to_compared(lm)
+    people = []
+    for source, frame, off in (("a", "a:0", 7.0), ("a", "a:1", 7.0), ("b", "b:0", 28.0)):
+        p = rb.Person(source=source, frame=frame, box=np.zeros(4), roi=ref.roi, reference=ref,
+                      height=140.0, mask=np.ones(12, bool))
+        p.predictions["m"] = target + (off, 0.0)
+        people.append(p)
+    rows = {r["source"]: r for r in rb.score_table(people, ["m"])}
+    assert rows["a"]["frames"] == 2 and rows["a"]["error_pct"] == pytest.approx(5.0)
+    assert rows["b"]["pck"] == 0.0 and rows["a"]["pck"] == 1.0
+    assert rows["all"]["joints"] == 36
+    assert rows["all"]["error_pct"] == pytest.approx((5.0 * 2 + 20.0) / 3)
+    assert "err %height" in rb.format_table(list(rows.values()))
+
+
+def test_mean_pose_in_crop_and_its_placement():
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    joints = np.array([[[10.0, 20.0], [30.0, 40.0]], [[110.0, 60.0], [0.0, 0.0]]])
+    boxes = np.array([[0.0, 0.0, 100.0, 100.0], [100.0, 0.0, 200.0, 200.0]])
+    vis = np.array([[1, 1], [1, 0]])
+    mean = rb.mean_pose_in_crop(joints, boxes, vis)
+    # joint 0: (0.1, 0.2) and (0.05, 0.3) -> (0.075, 0.25); joint 1 only from example 0
+    np.testing.assert_allclose(mean, [[0.075, 0.25], [0.3, 0.4]])
+    np.testing.assert_allclose(rb.place_mean_pose(mean, [10.0, 20.0, 40.0, 80.0]),
+                               [[13.0, 40.0], [22.0, 52.0]])
+    with pytest.raises(ValueError, match="never visible"):
+        rb.mean_pose_in_crop(joints, boxes, np.array([[1, 0], [1, 0]]))

@@ -59,7 +59,7 @@ from mhp_tf.inference.detector import sha256_of
 CACHE_ENV = "MHP_TF_REAL_FRAMES_CACHE"
 DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "mhp_tf", "real_frames")
 SPLITS = ("tune", "report")
-DEFAULT_FRAMES_PER_VIDEO = 24
+DEFAULT_FRAMES_PER_VIDEO = 40
 
 
 @dataclasses.dataclass(frozen=True)
