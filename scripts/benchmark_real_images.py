@@ -27,7 +27,6 @@ match (:mod:`mhp_tf.evaluation.real_benchmark` for the joints and metrics).
         --json=real.json --grid=real_grid.png
 """
 
-import inspect
 import json
 import os
 import sys
@@ -123,12 +122,12 @@ def load_estimators(paths, upright: bool):
     from mhp_tf.inference.estimator import PoseEstimator
 
     out = {}
-    accepts_angles = "angles" in inspect.signature(PoseEstimator.estimate).parameters
-    if upright and not accepts_angles:
-        logging.warning("--upright: this PoseEstimator.estimate has no angles= argument; our "
-                        "models get axis-aligned crops")
     for path in paths:
         est = PoseEstimator(path, detector=None, num_threads=FLAGS.num_threads)
+        accepts_angles = rb.estimate_accepts_angles(est)
+        if upright and not accepts_angles:
+            logging.warning("--upright: this PoseEstimator.estimate has no angles= argument; "
+                            "%s gets axis-aligned crops", path)
         name = os.path.basename(os.path.normpath(path))
         if name in ("model.keras",):
             name = os.path.basename(os.path.dirname(os.path.normpath(path)))

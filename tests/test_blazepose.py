@@ -436,3 +436,19 @@ def test_mean_pose_in_crop_and_its_placement():
                                [[13.0, 40.0], [22.0, 52.0]])
     with pytest.raises(ValueError, match="never visible"):
         rb.mean_pose_in_crop(joints, boxes, np.array([[1, 0], [1, 0]]))
+
+
+def test_upright_support_is_detected_from_the_estimate_signature():
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    class Old:
+        def estimate(self, image, boxes=None, intrinsics=None):
+            return []
+
+    class New:
+        def estimate(self, image, boxes=None, intrinsics=None, angles=None):
+            return []
+
+    assert not rb.estimate_accepts_angles(Old())
+    assert rb.estimate_accepts_angles(New())
+    assert not rb.estimate_accepts_angles(object())

@@ -34,6 +34,7 @@ Metrics
 """
 
 import dataclasses
+import inspect
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -191,3 +192,11 @@ def mean_pose_in_crop(joints_img: np.ndarray, crop_boxes: np.ndarray,
     if (count == 0).any():
         raise ValueError(f"joints {np.flatnonzero(count == 0).tolist()} are never visible")
     return (rel * vis[..., None]).sum(0) / count[:, None]
+
+
+def estimate_accepts_angles(estimator) -> bool:
+    """Whether ``estimator.estimate`` takes ``angles=`` (upright crops; a newer PoseEstimator)."""
+    try:
+        return "angles" in inspect.signature(estimator.estimate).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
