@@ -56,6 +56,7 @@ from mhp_tf.inference.detector import Detection
 from mhp_tf.inference.detector import FETCH_COMMAND
 from mhp_tf.inference.detector import MEDIAPIPE_VERSION
 from mhp_tf.inference.detector import model_cache_dir
+from mhp_tf.postprocess import upright
 from mhp_tf.postprocess.camera import validate_image
 
 INPUT_SIZE = 256
@@ -152,23 +153,18 @@ class Roi:
         return crop_to_image(t, self)
 
 
-def normalize_angle(angle: float) -> float:
-    """``angle`` mapped into ``[-pi, pi)``."""
-    return float(angle - 2.0 * math.pi * math.floor((angle + math.pi) / (2.0 * math.pi)))
-
-
 def roi_from_keypoints(center, scale_point, scale: float = ROI_SCALE) -> Roi:
     """The upright ROI of a person from the detector's mid-hip ``center`` and body-axis
     ``scale_point`` (both image px): side ``2 * |scale_point - center| * scale``."""
     c = np.asarray(center, np.float64).reshape(2)
     p = np.asarray(scale_point, np.float64).reshape(2)
-    d = p - c
-    radius = float(np.hypot(d[0], d[1]))
-    if not radius > 0:
+    # The same square and angle as our own upright crops (postprocess.upright).
+    box, rotation = upright.roi_from_keypoints(c, p)
+    if not box[2] > 0:
         raise ValueError(f"degenerate ROI: center {c.tolist()} and scale point {p.tolist()} "
                          "coincide")
-    rotation = normalize_angle(math.pi / 2.0 - math.atan2(-d[1], d[0]))
-    return Roi(center=(float(c[0]), float(c[1])), size=2.0 * radius * scale, rotation=rotation)
+    return Roi(center=(float(c[0]), float(c[1])), size=float(box[2]) * scale,
+               rotation=rotation)
 
 
 def roi_from_detection(detection: Detection, scale: float = ROI_SCALE) -> Roi:
