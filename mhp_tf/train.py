@@ -33,6 +33,8 @@ _OVERRIDES = {
     "epochs": ("train.epochs", "integer", "Epochs."),
     "steps_per_epoch": ("train.steps_per_epoch", "integer", "Steps per epoch (default: data)."),
     "learning_rate": ("train.learning_rate", "float", "Adam learning rate."),
+    "optimizer": ("train.optimizer", "string", "adam_torch (torch.optim.Adam's update, the "
+                  "reference's; default) or adam_keras (tf.keras Adam, epsilon 1e-7)."),
     "lr_decay_epochs": ("train.lr_decay_epochs", "string", "Comma-separated decay epochs."),
     "lr_schedule": ("train.lr_schedule", "string", "'step' (paper: /10 at --lr_decay_epochs) "
                     "or 'cosine' (to 0 at the last epoch)."),

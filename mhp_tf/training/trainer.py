@@ -34,6 +34,7 @@ from mhp_tf.export import deploy
 from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.modeling import heatmap_marginals
 from mhp_tf.modeling import movnect as movnect_lib
+from mhp_tf.training import optimizers
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
 from mhp_tf.training.losses import distillation_loss
@@ -264,6 +265,9 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
     """
     cfg.validate()
     t = cfg.train
+    if t.optimizer not in optimizers.OPTIMIZERS:
+        raise ValueError(f"invalid experiment config: train.optimizer={t.optimizer!r}, "
+                         f"expected one of {optimizers.OPTIMIZERS}")
     os.makedirs(model_dir, exist_ok=True)
     saved = os.path.join(model_dir, "config.json")
     if os.path.exists(saved):
@@ -312,7 +316,8 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
         model = build_model(cfg)
         if cfg.is_movnect and t.base_weights:
             load_base_weights(model, t.base_weights)
-        optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(cfg, steps_per_epoch))
+        optimizer = optimizers.make_optimizer(t.optimizer,
+                                              learning_rate_schedule(cfg, steps_per_epoch))
         if t.mixed_precision:
             optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
         if track_iterator:
