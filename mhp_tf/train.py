@@ -12,8 +12,8 @@ and ``--set=section.field=value`` reaches every config field::
 Re-running the same command resumes from the last checkpoint in --model_dir.
 """
 
-import json
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -103,6 +103,7 @@ def main(argv):
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required (where checkpoints and logs go)")
     from mhp_tf.evaluation import evaluator
+    from mhp_tf.training import run_guard
     from mhp_tf.training import trainer
 
     def evaluate_fn(model):
@@ -112,12 +113,20 @@ def main(argv):
                                   max_examples=cfg.train.eval_max_examples, progress=False)
 
     baselines = report_baselines(cfg, evaluate_fn) if FLAGS.report_baselines else None
-    summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn if FLAGS.evaluate
-                            else None, max_steps=FLAGS.max_steps)
+    try:
+        summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn
+                                if FLAGS.evaluate else None, max_steps=FLAGS.max_steps)
+    except run_guard.TrainingInterrupted as e:
+        # Checkpoint saved; 128 + signal number, the shell's code for "stopped by a
+        # signal", so `train && export` chains do not go on with an unfinished run.
+        print(e)
+        sys.exit(128 + e.signum)
+    except (run_guard.RunLocked, run_guard.ConfigChanged) as e:
+        sys.exit(f"ERROR: {e}")
     if summary.get("eval"):
         print(evaluator.format_result(summary["eval"]))
-        with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:
-            json.dump({**summary["eval"], "baselines": baselines}, f, indent=2)
+        run_guard.write_json(os.path.join(FLAGS.model_dir, "eval.json"),
+                             {**summary["eval"], "baselines": baselines})
         if baselines:
             start = "initial" if "initial_mpjpe" in baselines else "untrained"
             before, after = baselines[f"{start}_mpjpe"], summary["eval"]["mpjpe"]

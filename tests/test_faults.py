@@ -1,15 +1,37 @@
 """Training's fault handling, and the PyTorch-exact Adam the paper recipes use.
 
+Each fault is injected and its outcome checked: a truncated newest checkpoint
+(resume from the older one gives an uninterrupted run's weights), a second run
+on a folder and a stale lock, a resume with a changed config (refused, fields
+listed, nothing written), SIGTERM (checkpoint saved, clean exit with a message).
+
 Adam: TorchAdam against an independent float64 NumPy implementation of
 torch.optim.Adam's formula and against torch.optim.Adam itself, with a float32
 round-off bound accumulated along the same computation.
 """
+
+import errno
+import glob
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from mhp_tf.training import optimizers
+from mhp_tf.training import run_guard
+from mhp_tf.training import trainer
+from training_helpers import TESTS
+from training_helpers import TINY
+from training_helpers import env
+from training_helpers import tiny_config
 
 U = 2.0 ** -24  # float32 unit round-off
 B1, B2, EPS = 0.9, 0.999, 1e-8
@@ -118,3 +140,178 @@ def test_torch_adam_slots_survive_a_checkpoint(tmp_path):
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="train.optimizer='sgd'"):
         optimizers.make_optimizer("sgd", 1e-3)
+
+
+# ----------------------------------------------------------------------------- faults
+
+def _files(model_dir):
+    """{path: (size, mtime)} of every file under model_dir but the lock."""
+    out = {}
+    for root, _, names in os.walk(model_dir):
+        for name in names:
+            if name != run_guard.LOCK_NAME:
+                path = os.path.join(root, name)
+                out[path] = (os.path.getsize(path), os.stat(path).st_mtime_ns)
+    return out
+
+
+@pytest.mark.slow
+def test_truncated_newest_checkpoint_resumes_from_the_older_one(data_dir, tmp_path, capsys):
+    cfg = tiny_config(data_dir, **{"train.epochs": "1", "train.checkpoint_every": "2",
+                                   "train.deterministic": "true"})
+    full = trainer.train(cfg, str(tmp_path / "full"), max_steps=6, progress=False)["model"]
+    run = str(tmp_path / "run")
+    trainer.train(cfg, run, max_steps=4, progress=False)
+    state = tf.train.get_checkpoint_state(os.path.join(run, "checkpoints"))
+    older = int(state.all_model_checkpoint_paths[-2].rsplit("-", 1)[1])
+    assert state.model_checkpoint_path.endswith("ckpt-4") and older < 4
+    (data,) = glob.glob(os.path.join(run, "checkpoints", "ckpt-4.data-*"))
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    capsys.readouterr()
+    out = trainer.train(cfg, run, max_steps=6, progress=False)
+    warning = capsys.readouterr().out
+    assert "checkpoint " + os.path.join(run, "checkpoints", "ckpt-4") + " is corrupt" in warning
+    assert out["steps"] == 6 and out["steps_this_run"] == 6 - older  # resumed from the older
+    assert os.path.exists(data + ".corrupt")  # set aside, not deleted
+    for a, b in zip(full.weights, out["model"].weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.name)
+
+
+def _hold_lock(model_dir):
+    code = ("import sys, time\n"
+            "from mhp_tf.training import run_guard\n"
+            "run_guard.RunLock(sys.argv[1]).acquire()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, model_dir], env=env(),
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_run_is_refused_and_a_dead_runs_lock_taken_over(data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    os.makedirs(run)
+    holder = _hold_lock(run)
+    try:
+        with pytest.raises(run_guard.RunLocked,
+                           match=rf"in use by another training run \(pid {holder.pid} on host "
+                                 rf"{socket.gethostname()}, started 2"):
+            trainer.train(tiny_config(data_dir), run, progress=False)
+        assert not os.path.exists(os.path.join(run, "config.json"))
+    finally:
+        holder.kill()  # SIGKILL: the lock file stays behind, naming the dead process
+        holder.wait()
+    lock_file = os.path.join(run, run_guard.LOCK_NAME)
+    assert json.load(open(lock_file))["pid"] == holder.pid
+    with run_guard.RunLock(run):
+        assert json.load(open(lock_file))["pid"] == os.getpid()
+
+
+def test_pid_check_where_flock_is_unavailable(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_flock(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    run = str(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock_file = os.path.join(run, run_guard.LOCK_NAME)
+    host = socket.gethostname()
+    with open(lock_file, "w") as f:
+        json.dump({"pid": dead.pid, "host": host, "started": "earlier"}, f)
+    with run_guard.RunLock(run):  # dead pid on this host: taken over
+        assert json.load(open(lock_file))["pid"] == os.getpid()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with open(lock_file, "w") as f:
+            json.dump({"pid": alive.pid, "host": host, "started": "now"}, f)
+        with pytest.raises(run_guard.RunLocked, match=f"pid {alive.pid} on host {host}"):
+            run_guard.RunLock(run).acquire()
+        with open(lock_file, "w") as f:
+            json.dump({"pid": alive.pid, "host": host + "-elsewhere", "started": "now"}, f)
+        with pytest.raises(run_guard.RunLocked, match="cannot tell whether it still runs"):
+            run_guard.RunLock(run).acquire()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@pytest.mark.slow
+def test_resume_with_a_changed_config_is_refused_before_writing(data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    trainer.train(tiny_config(data_dir), run, max_steps=2, progress=False)
+    before = _files(run)
+    changed = tiny_config(data_dir, **{"train.batch_size": "4", "data.train": "human36m",
+                                       "model.depth_bins": "16", "train.epochs": "3",
+                                       "train.log_every": "1"})
+    with pytest.raises(run_guard.ConfigChanged) as e:
+        trainer.train(changed, run, progress=False)
+    listed = str(e.value).split("Fields that may change")[0]
+    assert "different data/model/train config" in listed
+    for line in ("data.train: 'human36m+mpii' -> 'human36m'", "model.depth_bins: 8 -> 16",
+                 "train.batch_size: 8 -> 4"):
+        assert line in listed
+    assert "train.epochs" not in listed and "train.log_every" not in listed
+    assert _files(run) == before
+
+    # A folder written before train.optimizer existed trained with Keras' Adam.
+    config_path = os.path.join(run, "config.json")
+    saved = json.load(open(config_path))
+    del saved["train"]["optimizer"]
+    with open(config_path, "w") as f:
+        json.dump(saved, f)
+    with pytest.raises(run_guard.ConfigChanged,
+                       match="train.optimizer: 'adam_keras' -> 'adam_torch'"):
+        trainer.train(tiny_config(data_dir), run, progress=False)
+
+    # Fields that may change do not stop a resume.
+    allowed = tiny_config(data_dir, **{"train.epochs": "3", "train.log_every": "1",
+                                       "train.optimizer": "adam_keras"})
+    out = trainer.train(allowed, run, max_steps=3, progress=False)
+    assert out["steps"] == 3 and out["steps_this_run"] == 1
+
+
+SIGNAL_SCRIPT = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import fakedata
+fakedata.install()
+from absl import app
+from mhp_tf import train
+train.define_flags()
+app.run(train.main, argv=["train"] + sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(data_dir, tmp_path):
+    script = tmp_path / "cli.py"
+    script.write_text(SIGNAL_SCRIPT.format(tests=TESTS))
+    run = str(tmp_path / "run")
+    overrides = dict(TINY, **{"train.epochs": "1", "train.steps_per_epoch": "100000",
+                              "train.checkpoint_every": "100000"})
+    args = [sys.executable, str(script), f"--model_dir={run}", f"--data_dir={data_dir}",
+            "--noevaluate"] + [f"--set={k}={v}" for k, v in overrides.items()]
+    proc = subprocess.Popen(args, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 300
+    # train/ is created once the model is built: the signal handlers are in place.
+    while not os.path.isdir(os.path.join(run, "train")) and time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.1)
+    time.sleep(2)  # let it take a few steps
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "Traceback" not in err
+    message = re.search(r"^Training stopped by SIGTERM at step (\d+)/100000; checkpoint saved to "
+                        r"(\S+)\. Re-run the same command to resume\.$", out, re.M)
+    assert message, out[-3000:]
+    state = tf.train.get_checkpoint_state(os.path.join(run, "checkpoints"))
+    assert state.model_checkpoint_path == message[2]
+    assert message[2].endswith(f"ckpt-{message[1]}") and int(message[1]) >= 1
+    assert not os.path.exists(os.path.join(run, "model.keras"))  # not a finished run
