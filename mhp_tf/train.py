@@ -10,6 +10,10 @@ and ``--set=section.field=value`` reaches every config field::
     python -m mhp_tf.train --flagfile=experiments/quickstart.flags   # synthetic data, CPU
 
 Re-running the same command resumes from the last checkpoint in --model_dir.
+Ctrl-C or SIGTERM saves a checkpoint and exits with status 128 + the signal
+number; a second run on the same --model_dir, or a resume whose flags change
+the run (batch size, data, model, ...), is refused with the reason
+(:mod:`mhp_tf.training.run_guard`).
 """
 
 import os
