@@ -10,10 +10,14 @@ and ``--set=section.field=value`` reaches every config field::
     python -m mhp_tf.train --flagfile=experiments/quickstart.flags   # synthetic data, CPU
 
 Re-running the same command resumes from the last checkpoint in --model_dir.
+Ctrl-C or SIGTERM saves a checkpoint and exits with status 128 + the signal
+number; a second run on the same --model_dir, or a resume whose flags change
+the run (batch size, data, model, ...), is refused with the reason
+(:mod:`mhp_tf.training.run_guard`).
 """
 
-import json
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -33,6 +37,8 @@ _OVERRIDES = {
     "epochs": ("train.epochs", "integer", "Epochs."),
     "steps_per_epoch": ("train.steps_per_epoch", "integer", "Steps per epoch (default: data)."),
     "learning_rate": ("train.learning_rate", "float", "Adam learning rate."),
+    "optimizer": ("train.optimizer", "string", "adam_torch (torch.optim.Adam's update, the "
+                  "reference's; default) or adam_keras (tf.keras Adam, epsilon 1e-7)."),
     "lr_decay_epochs": ("train.lr_decay_epochs", "string", "Comma-separated decay epochs."),
     "lr_schedule": ("train.lr_schedule", "string", "'step' (paper: /10 at --lr_decay_epochs) "
                     "or 'cosine' (to 0 at the last epoch)."),
@@ -107,6 +113,7 @@ def main(argv):
     if not FLAGS.model_dir:
         raise app.UsageError("--model_dir is required (where checkpoints and logs go)")
     from mhp_tf.evaluation import evaluator
+    from mhp_tf.training import run_guard
     from mhp_tf.training import trainer
 
     def evaluate_fn(model):
@@ -116,12 +123,20 @@ def main(argv):
                                   max_examples=cfg.train.eval_max_examples, progress=False)
 
     baselines = report_baselines(cfg, evaluate_fn) if FLAGS.report_baselines else None
-    summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn if FLAGS.evaluate
-                            else None, max_steps=FLAGS.max_steps)
+    try:
+        summary = trainer.train(cfg, FLAGS.model_dir, evaluate_fn=evaluate_fn
+                                if FLAGS.evaluate else None, max_steps=FLAGS.max_steps)
+    except run_guard.TrainingInterrupted as e:
+        # Checkpoint saved; 128 + signal number, the shell's code for "stopped by a
+        # signal", so `train && export` chains do not go on with an unfinished run.
+        print(e)
+        sys.exit(128 + e.signum)
+    except (run_guard.RunLocked, run_guard.ConfigChanged) as e:
+        sys.exit(f"ERROR: {e}")
     if summary.get("eval"):
         print(evaluator.format_result(summary["eval"]))
-        with open(os.path.join(FLAGS.model_dir, "eval.json"), "w") as f:
-            json.dump({**summary["eval"], "baselines": baselines}, f, indent=2)
+        run_guard.write_json(os.path.join(FLAGS.model_dir, "eval.json"),
+                             {**summary["eval"], "baselines": baselines})
         if baselines:
             start = "initial" if "initial_mpjpe" in baselines else "untrained"
             before, after = baselines[f"{start}_mpjpe"], summary["eval"]["mpjpe"]

@@ -20,6 +20,14 @@ def _seed_and_reset():
     tf.keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """The fake human36m / mpii datasets (tests/fakedata.py), prepared once per module."""
+    import fakedata
+
+    return fakedata.prepare(str(tmp_path_factory.mktemp("fake") / "tfds"))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

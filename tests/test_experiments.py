@@ -49,6 +49,7 @@ def test_paper_recipe(parse, monkeypatch, name, variant, width, embedding):
     assert cfg.data.train == "human36m/protocol2+mpii"
     assert cfg.train.learning_rate == 1e-3 and cfg.train.lr_decay_epochs == (17, 21)
     assert cfg.train.epochs == 25 and cfg.model.initializer == "reference"
+    assert cfg.train.optimizer == "adam_torch"  # the reference's torch.optim.Adam update
 
 
 def test_ablations_change_one_thing(parse, monkeypatch):

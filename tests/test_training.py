@@ -11,28 +11,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import fakedata
 from mhp_tf.data import datasets
 from mhp_tf.training import config as config_lib
 from mhp_tf.training import trainer
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TESTS)
-
-TINY = {"model.input_size": "64", "model.embedding_size": "32", "model.depth_bins": "8",
-        "data.train": "human36m+mpii", "data.test": "human36m", "train.batch_size": "8",
-        "train.epochs": "2", "train.steps_per_epoch": "8", "train.checkpoint_every": "4",
-        "train.log_every": "2", "train.lr_decay_epochs": "1", "data.shuffle_buffer": "16"}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return fakedata.prepare(str(tmp_path_factory.mktemp("fake") / "tfds"))
-
-
-def tiny_config(data_dir, **extra):
-    overrides = dict(TINY, **{"data.data_dir": data_dir}, **extra)
-    return config_lib.make_config("xs", 18, overrides)
+from training_helpers import ROOT
+from training_helpers import TINY
+from training_helpers import env as _env
+from training_helpers import result as _result
+from training_helpers import script as _script
+from training_helpers import tiny_config
 
 
 def test_config_overrides_and_validation(tmp_path):
@@ -172,48 +159,6 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(data_dir, tmp_path, mon
     assert len(floats) > 100
     for name in floats:
         assert np.isfinite(reader.get_tensor(name)).all(), name
-
-
-SCRIPT = r"""
-import json, os, sys
-sys.path.insert(0, {tests!r})
-import tensorflow as tf
-mode = sys.argv[1]
-if mode == "mirrored":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import fakedata
-from mhp_tf.data import datasets
-from mhp_tf.training import config as config_lib, trainer
-fakedata.install()
-overrides = json.loads(sys.argv[2])
-cfg = config_lib.make_config("xs", 18, overrides)
-strategy = None
-if mode == "mirrored":
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-out = trainer.train(cfg, sys.argv[3], strategy=strategy, progress=False)
-print("RESULT", json.dumps({{"first": out["first_loss"], "final": out["final_loss"],
-                            "replicas": out["replicas"],
-                            "steps": out["steps"]}}))
-"""
-
-
-def _script(tmp_path):
-    path = tmp_path / "run_train.py"
-    path.write_text(SCRIPT.format(tests=TESTS))
-    return str(path)
-
-
-def _env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
-    env["PYTHONPATH"] = ROOT + os.pathsep + TESTS + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def _result(stdout):
-    line = [l for l in stdout.splitlines() if l.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
 
 
 def test_mirrored_strategy_on_two_cpu_devices(data_dir, tmp_path):

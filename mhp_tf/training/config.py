@@ -63,6 +63,10 @@ class TrainConfig:
     epochs: int = 25
     steps_per_epoch: Optional[int] = None  # None: examples of the first train dataset / batch
     learning_rate: float = 1e-3
+    # "adam_torch": torch.optim.Adam's update (eps 1e-8 added to the bias-corrected root,
+    # as the reference trains); "adam_keras": tf.keras Adam (eps 1e-7 before the bias
+    # correction). See mhp_tf/training/optimizers.py.
+    optimizer: str = "adam_torch"
     lr_decay_epochs: Tuple[int, ...] = (17, 21)
     lr_decay_factor: float = 10.0
     # "step" (paper: /lr_decay_factor at each of lr_decay_epochs) or "cosine" (cosine decay

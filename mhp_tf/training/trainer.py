@@ -1,10 +1,11 @@
 """The training loop: distributed, mixed-precision capable, resumable, never loses work.
 
 ``train(cfg, model_dir)`` builds the model under the chosen
-``tf.distribute`` strategy, restores the latest checkpoint in
-``model_dir/checkpoints`` if there is one (model, optimizer with its step
-counter, and the input iterator, so a resumed run sees exactly the batches an
-uninterrupted one would), and trains until ``epochs * steps_per_epoch`` steps:
+``tf.distribute`` strategy, restores the newest intact checkpoint in
+``model_dir/checkpoints`` if there is one (model and optimizer with its step
+counter; the input pipeline is fast-forwarded to that step, so a resumed run
+sees exactly the batches an uninterrupted one would), and trains until
+``epochs * steps_per_epoch`` steps:
 
 * checkpoints every ``checkpoint_every`` steps and at the end;
 * a non-finite loss stops training with :class:`TrainingDiverged` before
@@ -12,13 +13,16 @@ uninterrupted one would), and trains until ``epochs * steps_per_epoch`` steps:
 * TensorBoard logs in ``model_dir/train`` (loss, learning rate, images with
   predicted and true skeletons) and ``model_dir/eval`` (validation metrics);
 * a progress bar with ETA per epoch and a final summary line;
-* the final model is saved to ``model_dir/model.keras``.
+* the final model is saved to ``model_dir/model.keras``;
+* faults (a second run on the folder, a changed config, a corrupt checkpoint,
+  SIGINT/SIGTERM) are handled by :mod:`mhp_tf.training.run_guard`.
 """
 
 import json
 import math
 import os
 import shutil
+import signal
 import time
 from typing import Dict, Optional
 
@@ -35,6 +39,8 @@ from mhp_tf.modeling import MobileHumanPose
 from mhp_tf.modeling import heatmap_marginals
 from mhp_tf.modeling import movnect as movnect_lib
 from mhp_tf.modeling.weights import copy_weights_by_name
+from mhp_tf.training import optimizers
+from mhp_tf.training import run_guard
 from mhp_tf.training.config import ExperimentConfig
 from mhp_tf.training.losses import coord_l1_loss
 from mhp_tf.training.losses import distillation_loss
@@ -257,6 +263,11 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
           evaluate_fn=None, max_steps: Optional[int] = None, progress: bool = True) -> Dict:
     """Train (or resume) an experiment in ``model_dir``; returns a summary dict.
 
+    Holds the run folder's lock while it runs (:class:`run_guard.RunLock`), refuses a
+    config that would change a run it resumes (:class:`run_guard.ConfigChanged`,
+    before anything is written), and on SIGINT/SIGTERM saves a checkpoint and raises
+    :class:`run_guard.TrainingInterrupted`.
+
     Args:
       cfg: validated :class:`ExperimentConfig`.
       model_dir: run folder (config.json, checkpoints/, train/, eval/, model.keras).
@@ -266,15 +277,36 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
     """
     cfg.validate()
     t = cfg.train
+    if t.optimizer not in optimizers.OPTIMIZERS:
+        raise ValueError(f"invalid experiment config: train.optimizer={t.optimizer!r}, "
+                         f"expected one of {optimizers.OPTIMIZERS}")
     os.makedirs(model_dir, exist_ok=True)
-    saved = os.path.join(model_dir, "config.json")
-    if os.path.exists(saved):
-        previous = ExperimentConfig.load(model_dir).to_dict()
-        if previous["model"] != cfg.to_dict()["model"]:
-            raise ValueError(f"{model_dir} holds a run with a different model config; "
-                             f"use a new --model_dir or the same model settings")
-    cfg.save(model_dir)
+    # Multi-worker runs share model_dir: only the chief holds the lock.
+    chief = _is_chief(strategy) if strategy is not None else _chief_by_tf_config(t.strategy)
+    lock = run_guard.RunLock(model_dir).acquire() if chief else None
+    try:
+        if tf.train.get_checkpoint_state(os.path.join(model_dir, "checkpoints")) is not None:
+            run_guard.check_resume_config(model_dir, cfg, ExperimentConfig)
+        run_guard.write_json(os.path.join(model_dir, "config.json"), cfg.to_dict())
+        with run_guard.StopSignals() as stop:
+            return _train(cfg, model_dir, strategy, evaluate_fn, max_steps, progress, stop)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _chief_by_tf_config(strategy_name: str) -> bool:
+    if strategy_name != "multi_worker" or "TF_CONFIG" not in os.environ:
+        return True
+    tf_config = json.loads(os.environ["TF_CONFIG"])
+    task = tf_config.get("task", {})
+    if "chief" in tf_config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def _train(cfg, model_dir, strategy, evaluate_fn, max_steps, progress, stop) -> Dict:
+    t = cfg.train
     tf.keras.utils.set_random_seed(t.seed)
     if t.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -304,35 +336,31 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
             tf.data.experimental.AutoShardPolicy.DATA)
         return strategy.experimental_distribute_dataset(ds.with_options(options))
 
-    # Single-device iterators are saved in the checkpoint; multi-device
-    # (distributed) iterators cannot be, so those runs fast-forward the input
-    # pipeline to the restored step instead (exact for a fixed seed).
-    track_iterator = replicas == 1 and not tf.distribute.has_strategy() \
-        and strategy is tf.distribute.get_strategy()
+    # The input iterator is not checkpointed (its shuffle buffer of raw JPEGs made a
+    # checkpoint ~10x the model's size, and distributed iterators cannot be saved):
+    # a resumed run fast-forwards the input pipeline to the restored step instead,
+    # which gives exactly the batches an uninterrupted run sees (fixed seed).
     ckpt_dir = os.path.join(model_dir, "checkpoints")
+    resume_from = run_guard.newest_intact_checkpoint(ckpt_dir)
     with strategy.scope():
         model = build_model(cfg)
         if cfg.is_movnect and t.base_weights:
             load_base_weights(model, t.base_weights)
-        optimizer = tf.keras.optimizers.Adam(learning_rate_schedule(cfg, steps_per_epoch))
+        optimizer = optimizers.make_optimizer(t.optimizer,
+                                              learning_rate_schedule(cfg, steps_per_epoch))
         if t.mixed_precision:
             optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
-        if track_iterator:
-            iterator = iter(make_dataset())
-            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, iterator=iterator)
-        else:
-            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(
             checkpoint, ckpt_dir, max_to_keep=t.keep_checkpoints,
             step_counter=optimizer.iterations, checkpoint_interval=t.checkpoint_every)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("Resumed from %s (step %d)", manager.latest_checkpoint,
+        if resume_from:
+            checkpoint.restore(resume_from).assert_existing_objects_matched()
+            logging.info("Resumed from %s (step %d)", resume_from,
                          int(optimizer.iterations.numpy()))
         elif t.init_weights:
             logging.info("Initialised from %s", load_init_weights(model, t.init_weights))
-        if not track_iterator:
-            iterator = iter(make_dataset(int(optimizer.iterations.numpy()) * t.batch_size))
+        iterator = iter(make_dataset(int(optimizer.iterations.numpy()) * t.batch_size))
         teacher = teacher_scale = None
         if t.teacher:
             teacher, teacher_scale = load_teacher(t.teacher, cfg)
@@ -409,6 +437,15 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
     last_eval = None
     bar = None
     while step < total_steps:
+        if stop.signum is not None:
+            manager.save(checkpoint_number=step, check_interval=False)
+            writer.flush()
+            if bar is not None:
+                print()  # end the progress bar's line
+            name = signal.Signals(stop.signum).name
+            raise run_guard.TrainingInterrupted(
+                f"Training stopped by {name} at step {step}/{total_steps}; checkpoint saved to "
+                f"{manager.latest_checkpoint}. Re-run the same command to resume.", stop.signum)
         epoch, in_epoch = divmod(step, steps_per_epoch)
         if bar is None and progress and is_chief:
             print(f"Epoch {epoch + 1}/{t.epochs}")
@@ -465,12 +502,11 @@ def train(cfg: ExperimentConfig, model_dir: str, strategy: Optional[tf.distribut
     # Every worker saves (collective reads); only the chief's copy is kept.
     save_dir = model_dir if is_chief else os.path.join(model_dir, f".worker_{_task_id(strategy)}")
     os.makedirs(save_dir, exist_ok=True)
-    model.save(os.path.join(save_dir, "model.keras"))
+    run_guard.save_keras_model(model, os.path.join(save_dir, "model.keras"))
     if not is_chief:
         shutil.rmtree(save_dir, ignore_errors=True)
     if is_chief:
-        with open(os.path.join(model_dir, "train_summary.json"), "w") as f:
-            json.dump(summary, f, indent=2, default=float)
+        run_guard.write_json(os.path.join(model_dir, "train_summary.json"), summary)
         def fmt(loss):
             return "n/a" if loss is None else f"{loss:.3f}"
         print(f"Trained {summary['steps_this_run']} steps (total {step}) in {seconds:.0f} s, "
