@@ -4,6 +4,8 @@ occlusion/depth cues, procedural poses and the mocap readers."""
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 import zipfile
 
@@ -82,6 +84,30 @@ def test_tiny_config_builds_and_round_trips(tmp_path):
                 ref["frame"], ref["subject"], -1)
             assert ex["have_depth"] == 1.0
         assert not expected  # every example came back once
+
+
+def test_parallel_rendering_after_opencv_threads_ran():
+    """Forking render workers after OpenCV's thread pool has run (any earlier parallel cv2
+    call in the process, e.g. another test's warps) must not deadlock the workers. Run in
+    a fresh interpreter so a regression fails on the timeout instead of hanging the suite."""
+    script = (
+        "import cv2, numpy as np\n"
+        "cv2.setNumThreads(2)\n"
+        "img = np.random.default_rng(0).integers(0, 255, (1500, 1500, 3), np.uint8)\n"
+        "for _ in range(5):\n"
+        "    cv2.warpAffine(img, np.array([[0.9, 0.1, 3], [-0.1, 0.9, 5]]), (1400, 1400))\n"
+        "from mhp_tf_datasets.synthetic import generate\n"
+        "config = generate.GeneratorConfig(image_size=64, mocap=False)\n"
+        "out = list(generate.render_encoded(config, 'train', range(24), num_workers=2))\n"
+        "print(len(out), cv2.getNumThreads())\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.fail("render workers forked after OpenCV's thread pool ran hung")
+    assert done.returncode == 0, done.stderr[-2000:]
+    # All 24 examples, and the parent's OpenCV thread count is restored afterwards.
+    assert done.stdout.split() == ["24", "2"]
 
 
 def test_parallel_rendering_gives_the_same_examples_in_order():

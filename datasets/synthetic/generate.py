@@ -260,7 +260,17 @@ def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
         return
     prepare_family(config, family)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality, family)) as pool:
+    # A forked child inherits OpenCV's worker-pool state but not its threads: if the pool
+    # was running (any earlier parallel cv2 call in this process), the child's first cv2
+    # call that touches it waits forever on a lock held by a thread that does not exist.
+    # Stop the pool before forking and restore it once the workers exist.
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        pool = ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality, family))
+    finally:
+        cv2.setNumThreads(cv2_threads)
+    with pool:
         for i, (example, shape) in zip(indices, pool.imap(_worker_render, indices,
                                                           chunksize=chunk)):
             yield i, example, shape
