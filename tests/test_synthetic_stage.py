@@ -1,0 +1,172 @@
+"""The world behind a realistic synthetic person (datasets/synthetic/realistic/stage.py) and
+the detector-like framing of its camera (generate.crop_camera). No network, no asset cache."""
+
+import types
+
+import numpy as np
+import pytest
+
+from mhp_tf_datasets.synthetic import body as body_lib
+from mhp_tf_datasets.synthetic import pose as pose_lib
+from mhp_tf_datasets.synthetic import scene
+from mhp_tf_datasets.synthetic.realistic import compose
+from mhp_tf_datasets.synthetic.realistic import demo
+from mhp_tf_datasets.synthetic.realistic import generate
+from mhp_tf_datasets.synthetic.realistic import lighting
+from mhp_tf_datasets.synthetic.realistic import stage
+from mhp_tf_datasets.synthetic.realistic.assets import Assets
+
+P = pose_lib.P
+SIZE = 96
+
+
+def _pose(seed):
+    rng = np.random.default_rng(seed)
+    points, _ = pose_lib.sample_clip(rng, body_lib.sample_body(seed, seed), 2)
+    return points[0]
+
+
+def _frame(seed):
+    """A stand-in for a posed body: the label points and a cloud of 'vertices' round them."""
+    points = _pose(seed)
+    rng = np.random.default_rng(seed)
+    cloud = points[rng.integers(0, len(points), 400)] + rng.normal(0, 0.05, (400, 3))
+    cloud[:, 2] = np.maximum(cloud[:, 2], points[:, 2].min() - 0.02)
+    return types.SimpleNamespace(points=points, vertices=cloud)
+
+
+def _camera(seed, size=SIZE):
+    return generate.crop_camera(np.random.default_rng(seed), _frame(seed), size)
+
+
+def _uniform_light(value=1.0):
+    coeffs = np.zeros((9, 3))
+    coeffs[0] = value / 0.282095
+    return lighting.Light(coeffs=coeffs, rotation=np.eye(3), name="uniform")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crop_camera_is_the_full_camera_cropped_and_frames_the_person(seed):
+    """The crop camera projects every point where the full camera does, up to one scale and
+    shift of the image (the same pose and perspective), and the person's box fills
+    1 / U(1.3, 1.75) of the frame's side, near its centre."""
+    frame = _frame(seed)
+    full = scene.sample_camera(np.random.default_rng(seed), frame.points, *generate.FULL_FRAME)
+    crop = generate.crop_camera(np.random.default_rng(seed), frame, SIZE)
+    np.testing.assert_array_equal(crop.R, full.R)
+    np.testing.assert_array_equal(crop.t, full.t)
+    a = full.project(full.world_to_camera(frame.points))
+    b = crop.project(crop.world_to_camera(frame.points))
+    # b = s * a + offset exactly (least squares over all points, residual ~ float64 eps)
+    design = np.concatenate([a.reshape(-1, 1), np.tile(np.eye(2), (len(a), 1))], 1)
+    coef, *_ = np.linalg.lstsq(design, b.reshape(-1), rcond=None)
+    np.testing.assert_allclose(design @ coef, b.reshape(-1), atol=1e-7 * SIZE)
+    uv = crop.project(crop.world_to_camera(frame.vertices))
+    side = (uv.max(0) - uv.min(0)).max()
+    assert SIZE / 1.75 - 1e-6 <= side <= SIZE / 1.3 + 1e-6
+    centre = 0.5 * (uv.max(0) + uv.min(0))
+    assert np.all(np.abs(centre - (SIZE - 1) / 2) <= 0.08 * SIZE * 1.3 + 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_horizon_line_separates_rays_going_up_from_rays_going_down(seed):
+    cam = _camera(seed, 64)
+    line = stage.horizon_line(cam)
+    assert line is not None
+    point, direction = line
+    d = stage.pixel_rays(cam, 64, 64)
+    ys, xs = np.mgrid[0:64, 0:64]
+    # signed distance of each pixel from the line, positive on the image-down side
+    normal = np.array([-direction[1], direction[0]])
+    if normal[1] < 0:
+        normal = -normal
+    side = (xs - point[0]) * normal[0] + (ys - point[1]) * normal[1]
+    far = np.abs(side) > 0.5
+    assert np.all((d[..., 2] < 0)[far] == (side > 0)[far])
+
+
+def _flat(colour, n=16):
+    return np.full((n, n, 3), colour, np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stage_puts_floor_under_the_feet_and_backdrop_above_the_horizon(seed):
+    """A white floor texture and a black wall texture: the pixels where the person's soles
+    project are floor, pixels well above the camera's horizon are backdrop."""
+    frame = _frame(seed)
+    cam = generate.crop_camera(np.random.default_rng(seed), frame, SIZE)
+    floor_z = float(frame.vertices[:, 2].min())
+    textures = [("sh3d.greyTile", _flat(255)), ("sh3d.smallBricks", _flat(0))]
+    distance = float(np.linalg.norm(cam.world_to_camera(frame.points[P["Pelvis"]])))
+    img, name = stage.stage_background(np.random.default_rng(seed), cam, floor_z, SIZE, SIZE,
+                                       textures, [], _uniform_light(), distance)
+    assert name == "stage:greyTile/smallBricks"
+    assert img.shape == (SIZE, SIZE, 3) and img.dtype == np.float32 and np.all(np.isfinite(img))
+    feet = np.array([frame.points[P[n]] for n in ("R_Ankle", "L_Ankle")])
+    feet[:, 2] = floor_z
+    uv = cam.project(cam.world_to_camera(feet))
+    lum = img.mean(-1)
+    floor_level = lum.max()
+    for u, v in np.round(uv).astype(int):
+        if 0 <= u < SIZE and 0 <= v < SIZE:
+            assert lum[v, u] > 0.5 * floor_level
+    point, direction = stage.horizon_line(cam)
+    normal = np.array([-direction[1], direction[0]])
+    if normal[1] < 0:
+        normal = -normal
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    above = (xs - point[0]) * normal[0] + (ys - point[1]) * normal[1] < -1
+    if above.any():
+        assert lum[above].max() < 0.2 * floor_level
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_horizon_photo_lies_on_the_camera_horizon(seed):
+    """A photo white above its horizon row (60 % down) and black below, placed through the
+    camera: along the frame's centre column the white/black edge is on the horizon line."""
+    cam = _camera(seed, SIZE)
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[:120] = 255
+    name = "plasma.Path"
+    old = stage.SCENE_HORIZONS[name]
+    stage.SCENE_HORIZONS[name] = 0.6
+    try:
+        got = stage.horizon_photo_background(np.random.default_rng(seed), cam, SIZE, SIZE,
+                                             [(name, photo)])
+    finally:
+        stage.SCENE_HORIZONS[name] = old
+    point, direction = stage.horizon_line(cam)
+    x = (SIZE - 1) / 2
+    y_line = point[1] + (x - point[0]) * direction[1] / direction[0]
+    if got is None:  # only when the horizon is outside the upper 80 % or steep
+        assert not (-0.1 * SIZE <= y_line <= 0.8 * SIZE) or abs(direction[1] / direction[0]) > 0.3
+        return
+    img, label = got
+    assert label == "horizon:" + name
+    column = img[:, int(x)].mean(-1)
+    edge = np.argmax(column < 0.5) if column[0] > 0.5 else 0
+    if 0 <= y_line < SIZE - 1:
+        assert abs(edge - y_line) <= 2.0, (edge, y_line)
+
+
+def test_render_uses_the_camera_for_the_background_and_stays_deterministic():
+    """With a camera the background comes from the stage or a horizon photo for most seeds,
+    the output is a pure function of the seed, and the floor darkens under the feet
+    (contact shadow) as before."""
+    fig = demo.render_figure(SIZE, SIZE, fill=0.6)
+    frame = _frame(0)
+    cam = generate.crop_camera(np.random.default_rng(0), frame, SIZE)
+    rng = np.random.default_rng(0)
+    kit = Assets(backgrounds=[("plasma.Path", rng.integers(0, 256, (60, 80, 3)).astype(np.uint8))],
+                 hdris=[], textures=[("sh3d.greyTile", _flat(200)),
+                                     ("sh3d.smallBricks", _flat(90))], manifest=[])
+    names = []
+    for seed in range(12):
+        a = compose.render(fig.gbuffer, seed, kit, fig.feet_px, fig.height_px, camera=cam,
+                           floor_z=0.0, person_distance=4.0)
+        b = compose.render(fig.gbuffer, seed, kit, fig.feet_px, fig.height_px, camera=cam,
+                           floor_z=0.0, person_distance=4.0)
+        np.testing.assert_array_equal(a.image, b.image)
+        names.append(a.background.split(":")[0])
+    assert names.count("stage") + names.count("horizon") >= 6
+    assert set(names) <= {"stage", "horizon", "plasma.Path"}
