@@ -215,3 +215,49 @@ def test_map_examples_is_deterministic_under_parallelism():
     for x, y in zip(first, second):
         np.testing.assert_array_equal(x, y)
     assert np.abs(first[0] - first[1]).max() > 0  # different elements, different augmentation
+
+
+def test_photometric_augmentation_changes_pixels_not_labels():
+    """photometric_prob=1 changes the patch but none of the targets; the same seed gives the
+    same patch; 0 leaves the pipeline as it was."""
+    base = dict(normalization="none", occlusion_prob=0.0, rotation_prob=0.5)
+    off = pipeline.PipelineConfig(**base)
+    on = pipeline.PipelineConfig(photometric_prob=1.0, **base)
+    jpeg, record = _fixture()
+    ex = pipeline.example_from_numpy(jpeg, record)
+    changed = 0
+    for s in range(8):
+        a = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), off, True, "h36m")
+        b = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), on, True, "h36m")
+        b2 = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), on, True, "h36m")
+        for key in ("coords", "vis", "affine", "joints_cam"):
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+        np.testing.assert_array_equal(b["image"].numpy(), b2["image"].numpy())
+        img = b["image"].numpy()
+        assert img.min() >= 0 and img.max() <= 255
+        changed += np.abs(img - a["image"].numpy()).mean() > 1.0
+    assert changed >= 6
+
+
+def test_photometric_draws_stay_in_their_ranges():
+    """On a flat grey patch: brightness and contrast keep it within 0.7-1.3 of its level
+    (plus noise), the grey option makes the channels equal for some seeds, blur keeps a
+    flat patch flat."""
+    flat = tf.fill([32, 32, 3], 100.0)
+    means, greys = [], 0
+    colour = tf.concat([tf.fill([32, 32, 1], 200.0), tf.fill([32, 32, 2], 50.0)], -1)
+    for s in range(60):
+        out = pipeline.photometric(flat, pipeline.seed_tensor(s)).numpy()
+        means.append(out.mean())
+        c = pipeline.photometric(colour, pipeline.seed_tensor(s)).numpy()
+        greys += np.abs(c[..., 0] - c[..., 1]).max() < 1e-3
+    means = np.array(means)
+    # noise sigma <= 8 over 3072 values moves the mean by < 1 level
+    assert means.min() >= 70 - 1 and means.max() <= 130 + 1
+    assert means.max() - means.min() > 20
+    assert 1 <= greys <= 20
+    # a flat patch stays flat up to the noise (the blur reflects at the borders)
+    for s in range(10):
+        out = pipeline.photometric(flat, pipeline.seed_tensor(s)).numpy()
+        assert out.std() < 9.0
+        assert abs(out[:3].mean() - out[10:20].mean()) < 3.0

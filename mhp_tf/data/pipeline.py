@@ -62,6 +62,9 @@ class PipelineConfig:
         ``'imagenet'``: ``(rgb / 255 - mean) / std``; ``'none'``: 0..255 floats.
       scale_factor, rotation_factor, rotation_prob, flip_prob, color_factor,
       occlusion_prob, occlusion_tries: augmentation (reference values).
+      photometric_prob: share of training samples given the camera-like photometric
+        augmentation of :func:`photometric` (brightness, contrast, saturation or grey,
+        blur, sensor noise); 0 (the reference) turns it off.
     """
 
     input_size: int = 256
@@ -78,6 +81,7 @@ class PipelineConfig:
     color_factor: float = 0.2
     occlusion_prob: float = 0.5
     occlusion_tries: int = 16
+    photometric_prob: float = 0.0
 
     def __post_init__(self):
         if self.normalization not in NORMALIZATIONS:
@@ -287,6 +291,35 @@ def warp_window(window, inv, lo, size: int):
         interpolation="BILINEAR", fill_mode="CONSTANT")[0]
 
 
+def photometric(patch, seed):
+    """Camera-like photometric changes of a float ``[S, S, 3]`` patch in 0..255, drawn from
+    the stateless ``seed``: brightness x U(0.7, 1.3) and contrast x U(0.65, 1.35) about the
+    mean, saturation x U(0.4, 1.4) (grey with p = 0.1), a Gaussian blur with
+    sigma U(0, 1.5) px (p = 0.35) and Gaussian sensor noise with sigma U(0, 8) levels
+    (p = 0.35); clipped to 0..255. Geometry is untouched, so labels stay as they are."""
+    seeds = tf.random.experimental.stateless_split(seed, 9)
+    u = lambda i, lo=0.0, hi=1.0: tf.random.stateless_uniform([], seeds[i], lo, hi)  # noqa
+    x = patch * u(0, 0.7, 1.3)
+    mean = tf.reduce_mean(x)
+    x = (x - mean) * u(1, 0.65, 1.35) + mean
+    grey = tf.reduce_sum(x * tf.constant([0.299, 0.587, 0.114]), -1, keepdims=True)
+    sat = tf.where(u(2) < 0.1, 0.0, u(3, 0.4, 1.4))
+    x = grey + sat * (x - grey)
+    sigma = u(4, 0.0, 1.5)
+    taps = tf.range(-3.0, 4.0)
+    kernel = tf.exp(-0.5 * tf.square(taps / tf.maximum(sigma, 1e-3)))
+    kernel = kernel / tf.reduce_sum(kernel)
+    padded = tf.pad(x[None], [[0, 0], [3, 3], [3, 3], [0, 0]], mode="REFLECT")
+    blur = tf.nn.depthwise_conv2d(
+        tf.nn.depthwise_conv2d(padded, tf.tile(kernel[:, None, None, None], [1, 1, 3, 1]),
+                               [1, 1, 1, 1], "VALID"),
+        tf.tile(kernel[None, :, None, None], [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")[0]
+    x = tf.where(u(5) < 0.35, blur, x)
+    noise = tf.random.stateless_normal(tf.shape(x), seeds[6]) * u(7, 0.0, 8.0)
+    x = tf.where(u(8) < 0.35, x + noise, x)
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
 def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
                        training: bool, source_skeleton: str) -> Dict[str, tf.Tensor]:
     """Turn one schema example (JPEG bytes + labels) into network input and targets.
@@ -329,6 +362,11 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
     patch = warp_window(crop, inv, lo, size)
     patch = tf.clip_by_value(tf.cast(patch, tf.float32) * aug["color"], 0.0, 255.0)
     patch.set_shape([size, size, 3])
+    if training and cfg.photometric_prob > 0:
+        pseed = tf.random.experimental.stateless_fold_in(seed, 2)
+        apply = tf.random.stateless_uniform([], pseed) < cfg.photometric_prob
+        patch = tf.cond(apply, lambda: photometric(
+            patch, tf.random.experimental.stateless_fold_in(pseed, 1)), lambda: patch)
 
     # Targets, in the source skeleton first (flip swaps joints of that skeleton).
     joints_img = tf.cast(example["joints_img"], tf.float32)

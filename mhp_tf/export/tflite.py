@@ -306,7 +306,7 @@ def calibration_dataset(dataset_name: str, model_config, normalization: str = "r
     overrides = {"normalization": normalization}
     if not augment:
         overrides.update(scale_factor=0.0, rotation_prob=0.0, flip_prob=0.0, color_factor=0.0,
-                         occlusion_prob=0.0)
+                         occlusion_prob=0.0, photometric_prob=0.0)
     cfg = pipeline.PipelineConfig.for_model(model_config, skeleton=skeleton, **overrides)
 
     def images():
