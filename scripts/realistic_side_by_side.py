@@ -76,10 +76,11 @@ def synthetic_tiles(num: int, tile: int):
     tiles, used = [], set()
     for i in range(FLAGS.first, FLAGS.first + num):
         image, labels, _, _, _ = gen.render(i)
-        if shader.last.background != "procedural":
-            used.add(shader.last.background)
+        name = shader.last.background.split(":", 1)[-1]  # "horizon:<photo>" or "<photo>"
+        if name != "procedural":
+            used.add(name)
         x, y, w, h = labels["bbox"]
-        crop, m = square_crop(image, (x, y, x + w, y + h), tile, grow=1.0)
+        crop, m = square_crop(image, (x, y, x + w, y + h), tile, grow=1.25)
         joints = labels["joints_img"] @ m[:, :2].T + m[:, 2]
         tiles.append(visualize.draw_skeleton_2d(crop, joints, "h36m", labels["joints_vis"])
                      if FLAGS.skeleton else crop)

@@ -305,12 +305,12 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
 
     light = lighting.sample_light(rng_light, assets.hdris)
     staged = None
-    if camera is not None and getattr(camera, "R", None) is not None and len(assets.textures):
+    if camera is not None and getattr(camera, "R", None) is not None:
         r = rng_bg.random()
         cam = camera if k == 1 else _scaled_camera(camera, 1.0 / k)
         if r < 0.35:
             staged = stage.horizon_photo_background(rng_bg, cam, h, w, assets.backgrounds)
-        if staged is None and r < 0.9:
+        if staged is None and r < 0.9 and stage.pick(assets.textures, stage.FLOOR_TEXTURES):
             staged = stage.stage_background(
                 rng_bg, cam, 0.0 if floor_z is None else float(floor_z), h, w, assets.textures,
                 assets.backgrounds, light, 4.0 if person_distance is None else person_distance)
