@@ -41,6 +41,7 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     seed: int = 0
     mocap: Union[bool, str] = "auto"
     procedural_fraction: float = 0.3
+    everyday_fraction: float = 0.0  # of the procedural clips (generate.GeneratorConfig)
     jpeg_quality: int = 92
     mocap_cache_dir: Optional[str] = None
     # Render processes (None: one per CPU, at most 8). The data does not depend on it.
@@ -53,6 +54,7 @@ class SyntheticConfig(tfds.core.BuilderConfig):
         return generate.GeneratorConfig(
             image_size=self.image_size, seed=self.seed, mocap=self.mocap,
             procedural_fraction=self.procedural_fraction,
+            everyday_fraction=self.everyday_fraction,
             mocap_cache_dir=self.mocap_cache_dir)
 
 

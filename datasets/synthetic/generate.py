@@ -52,6 +52,9 @@ class GeneratorConfig:
     test_bodies: int = 50
     mocap_cache_dir: Optional[str] = None
     download: bool = True
+    # Share of the procedural clips that are everyday motion (pose.everyday_clip: walking,
+    # standing, arm holds) instead of archetype keyframes; used by the realistic family.
+    everyday_fraction: float = 0.0
 
     def __post_init__(self):
         if self.mocap not in (True, False, "auto"):
@@ -60,6 +63,8 @@ class GeneratorConfig:
             raise ValueError(f"image_size must be >= 32, got {self.image_size}")
         if not 0.0 <= self.procedural_fraction <= 1.0:
             raise ValueError("procedural_fraction must be in [0, 1]")
+        if not 0.0 <= self.everyday_fraction <= 1.0:
+            raise ValueError("everyday_fraction must be in [0, 1]")
 
 
 def load_clips(config: GeneratorConfig) -> Optional[Dict[str, np.ndarray]]:

@@ -371,6 +371,120 @@ def sample_clip(rng: np.random.Generator, body: Body, num_frames: int = 48,
     return place_on_ground(points), angles
 
 
+# Everyday upper-body holds while standing or walking (shoulder flex/abd/twist, elbow; the
+# other arm hangs or swings). Ranges in degrees, inside LIMITS.
+HOLDS = {
+    "hang": {"shoulder_flex": (-8, 8), "shoulder_abd": (8, 20), "elbow": (5, 25)},
+    "pocket": {"shoulder_flex": (-15, 0), "shoulder_abd": (8, 20), "elbow": (15, 45)},
+    "phone": {"shoulder_flex": (10, 40), "shoulder_abd": (5, 25), "shoulder_twist": (0, 40),
+              "elbow": (100, 135)},
+    "hip": {"shoulder_flex": (-15, 10), "shoulder_abd": (30, 55), "shoulder_twist": (-10, 30),
+            "elbow": (80, 120)},
+    "carry": {"shoulder_flex": (-5, 15), "shoulder_abd": (5, 15), "elbow": (60, 95)},
+    "cross": {"shoulder_flex": (20, 45), "shoulder_abd": (0, 15), "shoulder_twist": (40, 70),
+              "elbow": (110, 140)},
+    "wave": {"shoulder_flex": (60, 150), "shoulder_abd": (40, 120), "elbow": (20, 100)},
+}
+
+
+def _hold(rng: np.random.Generator, name: str) -> Dict[str, float]:
+    spec = dict(HOLDS["hang"], **HOLDS[name])
+    out = {}
+    for k, (lo, hi) in spec.items():
+        lo_l, hi_l = LIMITS[f"l_{k}"]
+        out[k] = float(np.clip(rng.uniform(lo, hi), lo_l, hi_l))
+    out.setdefault("shoulder_twist", float(rng.uniform(-10, 20)))
+    return out
+
+
+def everyday_clip(rng: np.random.Generator, body: Body, num_frames: int = 48,
+                  walk_p: float = 0.6, max_tries: int = 30):
+    """An everyday motion clip, ``(points (T, 20, 3) m on the ground, angles (T, A) deg)``:
+    a walk cycle (probability ``walk_p``) or standing with weight shifts, each arm either
+    free or in a hold of :data:`HOLDS` (hanging, in a pocket, a phone, a hand on the hip,
+    carrying, arms crossed, waving), the head looking about.
+
+    The walk is a parametric gait: cadence 0.8-1.1 strides/s at an assumed 30 frames/s,
+    hip flexion +-(12-28) degrees in antiphase, knee flexion peaking at 45-65 degrees in the
+    swing, ankles following, arms swinging opposite to the legs by 25-80 % of the hips'
+    amplitude, pelvis/chest counter-twist and a little vertical bob; the body walks along
+    its facing direction. Every angle stays inside :data:`LIMITS`. Clips whose limbs
+    interpenetrate (:func:`self_collision`) are redrawn; the last tries keep both arms free.
+    """
+    for attempt in range(max_tries):
+        points, angles = _everyday_once(rng, body, num_frames, walk_p,
+                                        holds_ok=attempt < max_tries - 5)
+        if not np.any(self_collision(points)):
+            break
+    return points, angles
+
+
+def _everyday_once(rng, body, num_frames, walk_p, holds_ok=True):
+    t = np.arange(num_frames) / 30.0
+    n = len(ANGLES)
+    angles = np.zeros((num_frames, n))
+    walking = rng.random() < walk_p
+    yaw = rng.uniform(-180, 180)
+    angles[:, A["root_yaw"]] = yaw + (rng.uniform(-10, 10) * t if walking else 0.0)
+    angles[:, A["root_pitch"]] = rng.uniform(-2, 8)
+    angles[:, A["spine_flex"]] = rng.uniform(-3, 10)
+    angles[:, A["chest_flex"]] = rng.uniform(-3, 8)
+    look = rng.uniform(-40, 40) + rng.uniform(-15, 15) * np.sin(
+        2 * np.pi * rng.uniform(0.1, 0.4) * t + rng.uniform(0, 2 * np.pi))
+    angles[:, A["neck_twist"]] = look
+    angles[:, A["neck_flex"]] = rng.uniform(-10, 25)
+    angles[:, A["neck_lat"]] = rng.uniform(-8, 8)
+    holds = {s: ("free" if not holds_ok or rng.random() < (0.55 if walking else 0.3) else
+                 str(rng.choice(list(HOLDS)))) for s in ("l", "r")}
+    if walking:
+        phase = 2 * np.pi * rng.uniform(0.8, 1.1) * t + rng.uniform(0, 2 * np.pi)
+        hip_amp = rng.uniform(12, 28)
+        knee_peak = rng.uniform(45, 65)
+        arm_amp = hip_amp * rng.uniform(0.25, 0.8)
+        for side, shift in (("l", 0.0), ("r", np.pi)):
+            ph = phase + shift
+            angles[:, A[f"{side}_hip_flex"]] = 5 + hip_amp * np.sin(ph)
+            # knee: bent in the swing (hip moving forward), near straight in the stance
+            swing = np.clip(np.sin(ph + 0.9), 0, None)
+            angles[:, A[f"{side}_knee"]] = 5 + (knee_peak - 5) * swing ** 1.5
+            angles[:, A[f"{side}_ankle"]] = 5 * np.sin(ph - 0.6) + 10 * swing ** 2
+            angles[:, A[f"{side}_hip_abd"]] = rng.uniform(0, 6)
+            angles[:, A[f"{side}_shoulder_flex"]] = 5 - arm_amp * np.sin(ph)
+            angles[:, A[f"{side}_elbow"]] = rng.uniform(10, 30) + 8 * np.clip(-np.sin(ph), 0, None)
+        angles[:, A["spine_twist"]] = rng.uniform(2, 8) * np.sin(phase)
+        angles[:, A["chest_twist"]] = -rng.uniform(2, 8) * np.sin(phase)
+        angles[:, A["root_roll"]] = rng.uniform(1, 4) * np.sin(phase)
+    else:
+        shift = rng.uniform(-4, 4) * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t
+                                            + rng.uniform(0, 2 * np.pi))
+        angles[:, A["root_roll"]] = shift
+        for side in ("l", "r"):
+            angles[:, A[f"{side}_hip_flex"]] = rng.uniform(-5, 12)
+            angles[:, A[f"{side}_hip_abd"]] = rng.uniform(0, 12)
+            angles[:, A[f"{side}_hip_twist"]] = rng.uniform(-10, 15)
+            angles[:, A[f"{side}_knee"]] = rng.uniform(0, 15)
+            angles[:, A[f"{side}_ankle"]] = rng.uniform(-5, 8)
+    for side in ("l", "r"):
+        if holds[side] == "free":
+            if not walking:
+                for k, v in _hold(rng, "hang").items():
+                    angles[:, A[f"{side}_{k}"]] = v
+            continue
+        target = _hold(rng, holds[side])
+        wobble = rng.uniform(0, 6) * np.sin(2 * np.pi * rng.uniform(0.2, 1.0) * t)
+        for k, v in target.items():
+            angles[:, A[f"{side}_{k}"]] = v + (wobble if k == "elbow" else 0.0)
+    angles = np.clip(angles, LOWER, UPPER)
+    points = forward_kinematics(angles, body)
+    if walking:  # walk forward along the facing direction at the stride's speed
+        speed = rng.uniform(0.8, 1.6)
+        heading = np.deg2rad(angles[:, A["root_yaw"]])
+        step = np.stack([np.cos(heading), np.sin(heading), np.zeros_like(heading)], -1)
+        travel = np.cumsum(step * speed / 30.0, axis=0)
+        points = points + travel[:, None, :]
+    return place_on_ground(points), angles
+
+
 def retarget(points: np.ndarray, body: Body) -> np.ndarray:
     """Give mocap poses ``(..., 20, 3)`` (m) the bone lengths of ``body``.
 

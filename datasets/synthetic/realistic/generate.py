@@ -243,6 +243,9 @@ class RealisticGenerator(ExampleGenerator):
                 points = pose_lib.mirror(points)
             return name, start, points
         body = sample_body(int(rng.integers(1 << 30)), cfg.seed)
+        if cfg.everyday_fraction > 0 and rng.random() < cfg.everyday_fraction:
+            points, _ = pose_lib.everyday_clip(rng, body, cfg.frames_per_clip)
+            return f"everyday_{self.split}_{clip_index:05d}", 0, points
         points, _ = pose_lib.sample_clip(rng, body, cfg.frames_per_clip)
         return f"proc_{self.split}_{clip_index:05d}", 0, points
 
