@@ -85,6 +85,12 @@ class Synthetic(PoseBuilder):
                         "them, standing on a ray-cast floor before a backdrop or in a "
                         "landscape photo aligned to the camera's horizon (look stage), mocap "
                         "when obtainable.", num_train=9000, num_test=500, family="realistic"),
+        SyntheticConfig(name="realistic_everyday", description="9,000 train / 500 test "
+                        "images, 256 px, as `realistic` but with the pose mix of everyday "
+                        "footage: 60 % procedural clips, three quarters of them walking or "
+                        "standing with arm holds (pose.everyday_clip); mocap for the rest.",
+                        num_train=9000, num_test=500, family="realistic", seed=1,
+                        procedural_fraction=0.6, everyday_fraction=0.75),
     ]
     DEFAULT_CONFIG_NAME = "default"
     VERSION = tfds.core.Version("1.3.0")
@@ -97,7 +103,9 @@ class Synthetic(PoseBuilder):
         "1.3.0": "realistic: 9,000 train images (was 5,000); the person fills the frame "
                  "(crop of a full camera image, 1.3-1.75x the box); floor + backdrop ray cast "
                  "through the frame's camera, or a landscape photo on the camera's horizon; "
-                 "fewer, smaller occluders; more neutral clothes. Capsule configs unchanged.",
+                 "fewer, smaller occluders; more neutral clothes. Capsule configs unchanged. "
+                 "New config realistic_everyday (walking/standing procedural motion; seed 1, "
+                 "so its people and scenes differ from realistic's).",
     }
 
     def _split_generators(self, dl_manager):
