@@ -45,6 +45,13 @@ class Camera:
     def camera_to_world(self, points: np.ndarray) -> np.ndarray:
         return (np.asarray(points) - self.t) @ self.R
 
+    def crop(self, x0: float, y0: float, scale: float, width: int, height: int) -> "Camera":
+        """The camera of the image window whose top-left corner is ``(x0, y0)`` (this
+        image's pixels), resampled by ``scale`` to ``width`` x ``height``: same pose, focal
+        lengths times ``scale``, principal point moved (pixel centres at integers)."""
+        return Camera(self.fx * scale, self.fy * scale, (self.cx - x0 + 0.5) * scale - 0.5,
+                      (self.cy - y0 + 0.5) * scale - 0.5, width, height, self.R, self.t)
+
     def project(self, points_cam: np.ndarray) -> np.ndarray:
         """``(..., 3)`` camera-frame points -> ``(..., 2)`` pixel coordinates."""
         p = np.asarray(points_cam, np.float64)

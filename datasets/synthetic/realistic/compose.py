@@ -187,14 +187,6 @@ def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
     return np.array(feet, np.float64), float(rows[-1] - rows[0] + 1)
 
 
-def _scaled_camera(camera, s: float):
-    """``camera`` with its image scaled by ``s`` (pixel centres kept)."""
-    return dataclasses.replace(camera, fx=camera.fx * s, fy=camera.fy * s,
-                               cx=(camera.cx + 0.5) * s - 0.5, cy=(camera.cy + 0.5) * s - 0.5,
-                               width=int(round(camera.width * s)),
-                               height=int(round(camera.height * s)))
-
-
 def _soft_edges(premult: np.ndarray, coverage: np.ndarray, sigma: float = 0.7):
     """Blur the premultiplied colour and coverage in the band round the silhouette only."""
     hard = coverage > 0.5
@@ -307,7 +299,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     staged = None
     if camera is not None and getattr(camera, "R", None) is not None:
         r = rng_bg.random()
-        cam = camera if k == 1 else _scaled_camera(camera, 1.0 / k)
+        cam = camera if k == 1 else camera.crop(0.0, 0.0, 1.0 / k, w, h)
         if r < 0.35:
             staged = stage.horizon_photo_background(rng_bg, cam, h, w, assets.backgrounds)
         if staged is None and r < 0.9 and stage.pick(assets.textures, stage.FLOOR_TEXTURES):

@@ -197,9 +197,7 @@ def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
     side = float(np.max(hi - lo)) * rng.uniform(*margin)
     centre = 0.5 * (lo + hi) + rng.uniform(-0.08, 0.08, size=2) * side
     x0, y0 = centre - side / 2
-    s = size / side
-    return scene.Camera(cam.fx * s, cam.fy * s, (cam.cx - x0 + 0.5) * s - 0.5,
-                        (cam.cy - y0 + 0.5) * s - 0.5, size, size, cam.R, cam.t)
+    return cam.crop(x0, y0, size / side, size, size)
 
 
 class RealisticGenerator(ExampleGenerator):

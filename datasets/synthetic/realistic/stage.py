@@ -89,13 +89,10 @@ def horizon_line(camera) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         return None
     horiz /= np.linalg.norm(horiz)
     side = np.cross(horiz, [0.0, 0.0, 1.0])
-    pts = []
-    for d in (horiz, horiz + 0.2 * side):
-        c = R @ d
-        if c[2] <= 1e-6:
-            return None
-        pts.append(np.array([camera.fx * c[0] / c[2] + camera.cx,
-                             camera.fy * c[1] / c[2] + camera.cy]))
+    directions = np.stack([R @ d for d in (horiz, horiz + 0.2 * side)])  # camera frame
+    if np.any(directions[:, 2] <= 1e-6):
+        return None
+    pts = camera.project(directions)  # their vanishing points
     direction = pts[1] - pts[0]
     return pts[0], direction / np.linalg.norm(direction)
 
