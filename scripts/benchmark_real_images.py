@@ -131,7 +131,18 @@ def load_estimators(paths, upright: bool):
         name = os.path.basename(os.path.normpath(path))
         if name in ("model.keras",):
             name = os.path.basename(os.path.dirname(os.path.normpath(path)))
-        name = os.path.splitext(name)[0] + ("_upright" if upright and accepts_angles else "")
+        name = os.path.splitext(name)[0]
+        suffix = "_upright" if upright and accepts_angles else ""
+        if name + suffix in out:
+            # Two snapshots called step_2000.keras in different runs: say which run.
+            parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+            if parent == "snapshots":
+                parent = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
+            name = f"{parent}/{name}"
+        name += suffix
+        if name in out:
+            raise ValueError(f"--models: {path} would be reported as {name!r}, like an earlier "
+                             "model; give each model its own file or folder name")
         out[name] = (est, upright and accepts_angles)
     return out
 

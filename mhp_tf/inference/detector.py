@@ -148,6 +148,43 @@ def hard_nms(boxes_xyxy, scores, threshold: float) -> List[int]:
     return keep
 
 
+def drop_nested_duplicates(detections: Sequence["Detection"], contain: float = 0.85,
+                           hip_distance: float = 0.5) -> List["Detection"]:
+    """Drop the second sightings of one person that IoU-based NMS lets through.
+
+    Searching tiles and the whole image, the BlazePose detector often sees one person twice:
+    once well framed and once as a larger box around the same body, tilted, with its
+    mid-hip point shifted (IoU only 0.3-0.5, because the boxes differ in size). Two
+    detections are taken for one person when the smaller box lies at least ``contain``
+    inside the larger (intersection over the smaller area) and their mid-hip keypoints
+    (box centres for detections without keypoints) are closer than ``hip_distance`` times
+    the smaller box's side. The better-scoring one is kept; ``detections`` are best first.
+    Two real people nest this way only when one stands almost exactly behind the other.
+    """
+    def centre(d):
+        if d.keypoints is not None and len(d.keypoints):
+            return np.asarray(d.keypoints[0], np.float64)
+        return np.asarray(d.box[:2], np.float64) + np.asarray(d.box[2:], np.float64) / 2
+
+    kept: List[Detection] = []
+    for d in sorted(detections, key=lambda d: -d.score):
+        box = np.asarray(d.box, np.float64)
+        duplicate = False
+        for k in kept:
+            other = np.asarray(k.box, np.float64)
+            inter = _area(_intersect(box, other))
+            smaller = min(_area(box), _area(other))
+            if smaller <= 0 or inter < contain * smaller:
+                continue
+            side = min(min(box[2:]), min(other[2:]))
+            if np.linalg.norm(centre(d) - centre(k)) <= hip_distance * side:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(d)
+    return kept
+
+
 class PersonDetector:
     """Base class. Subclasses implement :meth:`detect`."""
 
@@ -283,6 +320,10 @@ class BlazePoseDetector(PersonDetector):
         image) lies inside the tile.
       merge_threshold: IoU above which detections from different windows are the same
         person (the best-scoring one is kept).
+      nested_threshold: after that, a detection whose box and another's nest (the
+        smaller at least this much inside the larger) with mid-hips closer than half the
+        smaller side is the same person seen twice (:func:`drop_nested_duplicates`);
+        ``None`` keeps them all.
     """
 
     name = "blazepose"
@@ -293,9 +334,11 @@ class BlazePoseDetector(PersonDetector):
                  nms_threshold: float = 0.3, raw_score_threshold: float = 0.2,
                  max_people: Optional[int] = None, num_threads: Optional[int] = None,
                  tile_levels: int = 2, min_tile: int = 112, min_inside: float = 0.8,
-                 merge_threshold: float = 0.5):
+                 merge_threshold: float = 0.5, nested_threshold: Optional[float] = 0.85):
         from mhp_tf.inference.backends import load_tflite_interpreter
 
+        if nested_threshold is not None and not 0.0 < nested_threshold <= 1.0:
+            raise ValueError(f"nested_threshold must be in (0, 1] or None, got {nested_threshold}")
         path = model_path or blazepose_model_path()
         if not os.path.isfile(path):
             raise DetectorUnavailable(
@@ -311,6 +354,7 @@ class BlazePoseDetector(PersonDetector):
         self.min_tile = int(min_tile)
         self.min_inside = float(min_inside)
         self.merge_threshold = float(merge_threshold)
+        self.nested_threshold = nested_threshold
         self.interpreter = load_tflite_interpreter(path, num_threads)
         inp = self.interpreter.get_input_details()
         outs = self.interpreter.get_output_details()
@@ -425,6 +469,8 @@ class BlazePoseDetector(PersonDetector):
         xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
         keep = hard_nms(xyxy, np.array([d.score for d in found]), self.merge_threshold)
         dets = [found[i] for i in keep]
+        if self.nested_threshold is not None:
+            dets = drop_nested_duplicates(dets, self.nested_threshold)
         if self.max_people is not None:
             dets = dets[:self.max_people]
         return dets
