@@ -423,6 +423,38 @@ def test_generator_mocap_clips_and_custom_shader(people):
         bad.example(0)
 
 
+def test_a_body_in_the_air_casts_its_shadows_on_the_floor(people):
+    """Jumps leave the ground; the shadows go on the floor the stage draws (z = 0), not
+    under the soles in mid-air."""
+    from mhp_tf_datasets.synthetic.realistic import generate as rgen
+    clip = _clip(7, 10).astype(np.float32)
+    clip[:, :, 2] += np.linspace(0.0, 0.9, len(clip), dtype=np.float32)[:, None]
+    cfg = rgen.RealisticConfig(image_size=64, frames_per_clip=10, examples_per_clip=10,
+                               mocap=True, procedural_fraction=0.0)
+    seen = []
+
+    def record(gb, camera, rng, feet_px, person_height_px):
+        seen.append((np.asarray(feet_px, np.float64), person_height_px))
+        return np.zeros(gb.mask.shape + (3,), np.uint8)
+
+    gen = rgen.RealisticGenerator(cfg, "train", {"deepmimic_jump": clip}, people, shader=record)
+    airborne = 0
+    for i in range(10):
+        _, labels, frame, cam, _ = gen.render(i)
+        feet, height = seen[-1]
+        lowest = float(frame.vertices[:, 2].min())
+        floor = min(lowest, 0.0)
+        soles = np.asarray(frame.points)[list(rgen.FOOT_POINTS)].astype(np.float64)
+        on_floor = soles.copy()
+        on_floor[:, 2] = floor
+        np.testing.assert_allclose(feet, cam.project(cam.world_to_camera(on_floor)), atol=1e-3)
+        if lowest > 0.2:
+            airborne += 1
+            ankles = labels["joints_img"][[P["R_Ankle"], P["L_Ankle"]]]
+            assert np.all(feet[:2, 1] > ankles[:, 1] + 1.0)   # below the feet in the image
+    assert airborne >= 2
+
+
 def test_realistic_tiny_config_builds_and_round_trips(tmp_path, arrays):
     """End to end through tensorflow-datasets: counts, labels equal to the generator's,
     stored JPEG bytes equal to our encoding of the rendered image."""

@@ -93,7 +93,7 @@ class Synthetic(PoseBuilder):
                         procedural_fraction=0.6, everyday_fraction=0.75),
     ]
     DEFAULT_CONFIG_NAME = "default"
-    VERSION = tfds.core.Version("1.3.0")
+    VERSION = tfds.core.Version("1.4.0")
     RELEASE_NOTES = {
         "1.0.0": "First mhp_tf release.",
         "1.1.0": "quickstart: 9,000 / 500 images at 192 px (was 2,000 / 200 at 256 px).",
@@ -106,6 +106,10 @@ class Synthetic(PoseBuilder):
                  "fewer, smaller occluders; more neutral clothes. Capsule configs unchanged. "
                  "New config realistic_everyday (walking/standing procedural motion; seed 1, "
                  "so its people and scenes differ from realistic's).",
+        "1.4.0": "realistic: a body in the air (jumps, flips) casts its contact and cast "
+                 "shadows on the floor the stage draws (z = 0), not under its soles in "
+                 "mid-air; frames touching the ground are unchanged. Capsule configs "
+                 "unchanged.",
     }
 
     def _split_generators(self, dl_manager):

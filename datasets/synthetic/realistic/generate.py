@@ -157,13 +157,20 @@ def make_shader(shader: Union[str, Shader], download: bool = True) -> Shader:
 FOOT_POINTS = tuple(pose_lib.P[n] for n in ("R_Ankle", "L_Ankle", "R_Toe", "L_Toe"))
 
 
-def shadow_placement(frame: people_lib.Frame, camera: scene.Camera
-                     ) -> Tuple[np.ndarray, float]:
+def floor_height(frame: people_lib.Frame) -> float:
+    """World height (m) of the floor a frame stands on: the mocap's ground (z = 0), or the
+    lowest vertex where retargeting pushed a sole below it. A jumping body is above it."""
+    return min(float(frame.vertices[:, 2].min()), 0.0)
+
+
+def shadow_placement(frame: people_lib.Frame, camera: scene.Camera,
+                     floor_z: Optional[float] = None) -> Tuple[np.ndarray, float]:
     """Where the shadows go: ``feet_px`` ``[4, 2]`` (the ankle and toe points dropped onto
-    the floor under the body, projected) and ``person_height_px`` (the projected length of
-    the vertical from the floor to the head point, at least 1 px). Geometry of the frame,
-    used only to place shadows on the ground."""
-    floor = float(frame.vertices[:, 2].min())
+    the floor at height ``floor_z``, default :func:`floor_height`, projected) and
+    ``person_height_px`` (the projected length of the vertical from the floor to the head
+    point, at least 1 px). Geometry of the frame, used only to place shadows on the ground;
+    a body in the air casts them on the floor below it, where the stage draws the floor."""
+    floor = floor_height(frame) if floor_z is None else float(floor_z)
     feet = np.asarray(frame.points)[list(FOOT_POINTS)].copy()
     feet[:, 2] = floor
     head = np.asarray(frame.points)[pose_lib.P["Head"]]
@@ -268,9 +275,9 @@ class RealisticGenerator(ExampleGenerator):
         size = cfg.image_size
         camera = crop_camera(rng, frame, size)
         gb = self.people.render(frame, camera)
-        feet_px, height_px = shadow_placement(frame, camera)
+        floor_z = floor_height(frame)
+        feet_px, height_px = shadow_placement(frame, camera, floor_z)
         if isinstance(self.shader, LookShader):
-            floor_z = min(float(frame.vertices[:, 2].min()), 0.0)
             distance = float(np.linalg.norm(camera.world_to_camera(
                 frame.points[pose_lib.P["Pelvis"]])))
             image = self.shader(gb, camera, rng, feet_px, height_px, floor_z=floor_z,
