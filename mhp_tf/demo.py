@@ -386,6 +386,8 @@ def define_flags():
     flags.DEFINE_bool("upright", True, "Turn each person's crop so the body axis is vertical "
                       "(BlazePose's angle on detector frames, the previous pose's in videos); "
                       "--noupright: axis-aligned crops.")
+    flags.DEFINE_bool("flip_test", False, "Also run each crop mirrored and average the poses "
+                      "(twice the network time).")
 
 
 def _intrinsics_from_flag(values) -> Optional[np.ndarray]:
@@ -463,7 +465,8 @@ def main(argv):
     try:
         estimator = PoseEstimator(f.model, normalization=f.normalization, skeleton=f.skeleton,
                                   detector=f.detector, batch_size=f.batch_size,
-                                  fov_degrees=f.fov, upright=f.upright)
+                                  fov_degrees=f.fov, upright=f.upright,
+                                  flip_test=f.flip_test)
         if f.image:
             run_image(estimator, f.image, f.out, f.json, k, f.root_depth_method, f.view3d,
                       model_name=f.model)

@@ -68,6 +68,8 @@ flags.DEFINE_bool("upright", False, "Give our models upright crops (the ROI angl
 flags.DEFINE_float("min_reference_score", 0.5, "Keep people whose reference pose score is "
                    "at least this.")
 flags.DEFINE_string("cache_dir", None, "Real-frame cache (default ~/.cache/mhp_tf/real_frames).")
+flags.DEFINE_bool("flip_test", False, "Our models also see each crop mirrored and average "
+                  "it in (PoseEstimator(flip_test=True)); rows get a _flip suffix.")
 flags.DEFINE_bool("fetch", True, "Fetch missing sources from the registries.")
 flags.DEFINE_string("json", None, "Also write the rows (and the setup) to this JSON file.")
 flags.DEFINE_string("grid", None, "Also write a PNG of people with the reference (white) and "
@@ -123,7 +125,8 @@ def load_estimators(paths, upright: bool):
 
     out = {}
     for path in paths:
-        est = PoseEstimator(path, detector=None, num_threads=FLAGS.num_threads)
+        est = PoseEstimator(path, detector=None, num_threads=FLAGS.num_threads,
+                            flip_test=FLAGS.flip_test)
         accepts_angles = rb.estimate_accepts_angles(est)
         if upright and not accepts_angles:
             logging.warning("--upright: this PoseEstimator.estimate has no angles= argument; "
@@ -139,7 +142,7 @@ def load_estimators(paths, upright: bool):
             if parent == "snapshots":
                 parent = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
             name = f"{parent}/{name}"
-        name += suffix
+        name += suffix + ("_flip" if FLAGS.flip_test else "")
         if name in out:
             raise ValueError(f"--models: {path} would be reported as {name!r}, like an earlier "
                              "model; give each model its own file or folder name")

@@ -283,6 +283,49 @@ def test_batching_does_not_change_results(tiny_exported):
         np.testing.assert_allclose(a.joints3d_cam, b.joints3d_cam, atol=1e-3)
 
 
+def test_flip_test_mirrors_back_exactly_and_swaps_sides():
+    """A stand-in network that reads the crop: every joint sits at the brightest pixel's
+    column (heatmap x = u W / S), left joints 1.5 heatmap px to the person's left of it,
+    right joints to the right -- as a network sees the mirrored person, whose left is the
+    original's right. Mirrored back and swapped, the flipped pass must give exactly the
+    plain pass, so their average does too; a W - 1 offset or a missing swap would not."""
+    from mhp_tf import skeletons
+    sk = skeletons.get_skeleton("h36m")
+    side = np.zeros(18)
+    for i, name in enumerate(sk.joints):
+        side[i] = 1.0 if name.startswith("L_") else (-1.0 if name.startswith("R_") else 0.0)
+    size, hm = 64, 16
+
+    def fn(crops):
+        crops = np.asarray(crops, np.float64).sum(-1)
+        out = np.zeros((len(crops), 18, 3))
+        for b, c in enumerate(crops):
+            v, u = np.unravel_index(np.argmax(c), c.shape)
+            # seen from the front, the person's left is the image's right: + x
+            out[b, :, 0] = u * hm / size + 1.5 * side
+            out[b, :, 1] = v * hm / size
+            out[b, :, 2] = 8.0 + v / size   # depth does not mirror
+        return out
+
+    crops = np.zeros((3, size, size, 3), np.uint8)
+    for b, (v, u) in enumerate([(10, 5), (40, 33), (63, 62)]):
+        crops[b, v, u] = 255
+    plain = PoseEstimator(fn, input_size=size, heatmap_size=hm, depth_bins=16, detector=None,
+                          skeleton="h36m")
+    flip = PoseEstimator(fn, input_size=size, heatmap_size=hm, depth_bins=16, detector=None,
+                         skeleton="h36m", flip_test=True)
+    want, _ = plain.predict_crops(crops)
+    got, _ = flip.predict_crops(crops)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    # The flipped pass alone, unmirrored, is the plain pass too.
+    mirrored, _ = plain.predict_crops(np.ascontiguousarray(crops[:, :, ::-1]))
+    np.testing.assert_allclose(flip._unflip(mirrored), want, atol=1e-9)
+    # ... but not with the reference code's W - 1 offset.
+    ref = np.array(mirrored)
+    ref[..., 0] = hm - 1.0 - ref[..., 0]
+    assert np.abs(ref[:, sk.flip_permutation()] - want).max() > 0.5
+
+
 # ----------------------------------------------------------------------------- bad inputs
 
 

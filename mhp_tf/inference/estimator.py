@@ -292,6 +292,9 @@ class PoseEstimator:
         static false positive at ~81 degrees and an upside-down duplicate, scored below
         0.7 while all pedestrians at or above it were within 27 degrees of upright;
         ``scripts/check_upright_detector.py``).
+      flip_test: also run each crop mirrored and average its poses in (mirrored back,
+        left and right swapped; the evaluator's ``'exact'`` flip test: a crop pixel ``u``
+        mirrors to ``S - 1 - u``). Twice the network time.
     """
 
     def __init__(self, model, normalization: Optional[str] = None,
@@ -301,7 +304,8 @@ class PoseEstimator:
                  input_size: Optional[int] = None, bbox_scale: float = 1.25,
                  fov_degrees: float = camera.DEFAULT_FOV_DEGREES,
                  min_detection_score: float = 0.0, num_threads: Optional[int] = None,
-                 upright: bool = False, upright_min_score: float = UPRIGHT_MIN_SCORE):
+                 upright: bool = False, upright_min_score: float = UPRIGHT_MIN_SCORE,
+                 flip_test: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not (math.isfinite(bbox_scale) and bbox_scale > 0):
@@ -346,6 +350,7 @@ class PoseEstimator:
         if not 0.0 <= upright_min_score <= 1.0:
             raise ValueError(f"upright_min_score must be in [0, 1], got {upright_min_score}")
         self.upright_min_score = float(upright_min_score)
+        self.flip_test = bool(flip_test)
         self._detector_spec = detector
         self._detector = None
 
@@ -473,11 +478,23 @@ class PoseEstimator:
             if c.ndim != 3 or c.shape[1:] != (j, 3):
                 raise ValueError(f"the model returned coords of shape {c.shape}, expected "
                                  f"[B, {j}, 3]")
+            if self.flip_test:
+                c = (np.asarray(c, np.float64) + self._unflip(
+                    self.backend(np.ascontiguousarray(crops[start:start + self.batch_size, :, ::-1]))[0])) / 2.0
             coords.append(c)
             if heatmap is not None:
                 confs.append(backends_lib.heatmap_confidence(heatmap, c, self.depth_bins))
         conf = np.concatenate(confs) if len(confs) == len(coords) else None
         return np.concatenate(coords), conf
+
+    def _unflip(self, coords) -> np.ndarray:
+        """Coords predicted on mirrored crops -> the unmirrored crops' coords: heatmap x
+        ``W - W / S - x`` (crop pixel ``u`` -> ``S - 1 - u`` at ``x = u W / S``), left and
+        right joints swapped."""
+        c = np.array(coords, np.float64)
+        w = float(self.heatmap_size)
+        c[..., 0] = w - w / float(self.input_size) - c[..., 0]
+        return c[:, self.skeleton.flip_permutation()]
 
     def intrinsics_for(self, image_height: int, image_width: int, intrinsics=None) -> np.ndarray:
         if intrinsics is None:
