@@ -59,7 +59,23 @@ def test_make_writes_metadata_from_the_model_and_config(preset_root):
     assert meta["sha256"]["model.keras"] == digest
     assert not (root / "tiny_test.partial").exists()
     assert "tiny_test" in pretrained.list_presets()
-    assert "A test preset." in pretrained.describe(pretrained.get_preset("tiny_test"))
+    text = pretrained.describe(pretrained.get_preset("tiny_test"))
+    assert "A test preset." in text and "    synthetic_tiny_mpjpe_mm: 1234.5" in text.splitlines()
+
+
+def test_describe_lays_nested_metrics_out_as_indented_lines():
+    meta = {"description": "d", "variant": "xs", "input_size": 64, "num_joints": 18,
+            "skeleton": "h36m", "parameters": 10, "normalization": "imagenet",
+            "training_data": [], "training": {"images_seen": 12345, "hours": 1.5},
+            "metrics": {"real": {"this_model": {"err": 13.4, "pck": 0.55},
+                                 "per_source": {"vtest": {"err": 12.2}}},
+                        "held-out": {"realistic test, mm": 211.8}, "flat": 3}}
+    lines = pretrained.describe(pretrained.Preset("p", "/x", meta)).splitlines()
+    assert "  training: 12,345 images seen, 1.5 h" in lines
+    i = lines.index("  metrics:")
+    assert lines[i + 1:] == ["    real:", "      this_model: err 13.4, pck 0.55",
+                             "      per_source:", "        vtest: err 12.2",
+                             "    held-out:", "      realistic test, mm: 211.8", "    flat: 3"]
 
 
 def test_load_by_name_gives_the_trained_weights(preset_root):

@@ -168,9 +168,31 @@ def describe(preset: Preset) -> str:
     for item in m["training_data"]:
         lines.append(f"  trained on {item.get('name')} ({item.get('licence', '?')}; "
                      f"{item.get('source', '?')})")
-    for key, value in m["metrics"].items():
-        lines.append(f"  {key}: {value}")
+    training = m.get("training") or {}
+    if isinstance(training, dict) and training.get("images_seen"):
+        hours = training.get("hours")
+        lines.append(f"  training: {training['images_seen']:,} images seen"
+                     + (f", {hours} h" if hours is not None else "")
+                     + (f" on {training['hardware']}" if training.get("hardware") else ""))
+    if m["metrics"]:
+        lines.append("  metrics:")
+        lines += _nested_lines(m["metrics"], "    ")
     return "\n".join(lines)
+
+
+def _nested_lines(value, indent: str) -> List[str]:
+    """Metrics as indented ``key: value`` lines; a dict of plain numbers stays on one line."""
+    out = []
+    for key, item in value.items():
+        if isinstance(item, dict) and any(isinstance(v, dict) or " " in str(k)
+                                          for k, v in item.items()):
+            out.append(f"{indent}{key}:")
+            out += _nested_lines(item, indent + "  ")
+        elif isinstance(item, dict):
+            out.append(f"{indent}{key}: " + ", ".join(f"{k} {v}" for k, v in item.items()))
+        else:
+            out.append(f"{indent}{key}: {item}")
+    return out
 
 
 # keras-hub's spelling: ``mhp_tf.from_preset("NAME")``.
