@@ -135,14 +135,15 @@ def load_estimators(paths, upright: bool):
         if name in ("model.keras",):
             name = os.path.basename(os.path.dirname(os.path.normpath(path)))
         name = os.path.splitext(name)[0]
-        suffix = "_upright" if upright and accepts_angles else ""
+        suffix = ("_upright" if upright and accepts_angles else "") + (
+            "_flip" if FLAGS.flip_test else "")
         if name + suffix in out:
             # Two snapshots called step_2000.keras in different runs: say which run.
             parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
             if parent == "snapshots":
                 parent = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
             name = f"{parent}/{name}"
-        name += suffix + ("_flip" if FLAGS.flip_test else "")
+        name += suffix
         if name in out:
             raise ValueError(f"--models: {path} would be reported as {name!r}, like an earlier "
                              "model; give each model its own file or folder name")

@@ -129,6 +129,11 @@ def read_frame(path: str, index: int = 0) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+# The two people of docs/sample_people.jpg, drawn by hand (generous): (x0, y0, x1, y1) px.
+SAMPLE_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "docs", "sample_people.jpg")
+SAMPLE_PEOPLE_XYXY = ((400.0, 60.0, 520.0, 340.0), (780.0, 370.0, 990.0, 680.0))
+
+
 def blazepose_model() -> Optional[str]:
     """Path of the fetched BlazePose detector (fetching it if needed), or None."""
     from mhp_tf.inference import detector

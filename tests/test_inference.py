@@ -582,22 +582,22 @@ def test_blazepose_finds_people_in_a_real_frame(real_frame):
         assert hits >= min(len(dets), len(hog_boxes)) - 1
 
 
-def _det(box, score, hip=None):
+def _det(box, score):
     box = np.asarray(box, np.float64)
-    hip = box[:2] + box[2:] / 2 if hip is None else np.asarray(hip, np.float64)
+    hip = box[:2] + box[2:] / 2   # BlazePose boxes are centred on the mid-hip
     return det.Detection(box=box, score=score, keypoints=np.stack([hip, hip - [0, box[3] / 2]]))
 
 
 def test_nested_duplicate_of_one_person_is_dropped():
     person = _det([100, 100, 80, 80], 0.95)
     # The same body seen again as a larger box with a shifted mid-hip: IoU 0.25, so the
-    # IoU-based NMS keeps both; nested and hip within half the smaller side -> dropped.
-    ghost = _det([70, 60, 160, 160], 0.9, hip=[150, 125])
+    # IoU-based NMS keeps both; nested and centres within half the smaller side -> dropped.
+    ghost = _det([70, 60, 160, 160], 0.9)
     assert det.iou_xyxy([100, 100, 180, 180], [[70, 60, 230, 220]])[0] < 0.3
     kept = det.drop_nested_duplicates([ghost, person])
     assert [d.score for d in kept] == [0.95]
     # The better score wins whichever box is larger.
-    ghost_best = _det([70, 60, 160, 160], 0.99, hip=[150, 125])
+    ghost_best = _det([70, 60, 160, 160], 0.99)
     assert [d.score for d in det.drop_nested_duplicates([person, ghost_best])] == [0.99]
 
 
@@ -611,7 +611,7 @@ def test_nested_boxes_of_two_people_are_kept():
     assert len(det.drop_nested_duplicates([a, b])) == 2
     # Threshold 1.0 asks for full containment; a box poking out by 10 % survives.
     person = _det([100, 100, 80, 80], 0.95)
-    ghost = _det([70, 60, 120, 112], 0.9, hip=[130, 120])
+    ghost = _det([70, 60, 120, 112], 0.9)
     assert len(det.drop_nested_duplicates([person, ghost], contain=1.0)) == 2
     assert len(det.drop_nested_duplicates([person, ghost], contain=0.85)) == 1
     with pytest.raises(ValueError, match="nested_threshold"):
@@ -625,16 +625,14 @@ def test_blazepose_sees_each_person_of_the_sample_photo_once():
     if model is None:
         pytest.skip(f"BlazePose model not fetchable: {helpers.last_error.get('blazepose')}")
     import cv2
-    path = os.path.join(os.path.dirname(__file__), "..", "docs", "sample_people.jpg")
-    image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+    image = cv2.cvtColor(cv2.imread(helpers.SAMPLE_PEOPLE), cv2.COLOR_BGR2RGB)
     everything = det.BlazePoseDetector(model, nested_threshold=None).detect(image)
     dets = det.BlazePoseDetector(model).detect(image)
     assert len(everything) > len(dets) == 2, [(d.box, d.score) for d in everything]
-    # One box per person: hip centres inside the hand-drawn person boxes of test_pretrained.
-    people = [[400, 60, 520, 340], [780, 370, 990, 680]]
-    for x0, y0, x1, y1 in people:
+    # One box per person: hip centres inside the hand-drawn person boxes.
+    for x0, y0, x1, y1 in helpers.SAMPLE_PEOPLE_XYXY:
         inside = [d for d in dets if x0 <= d.keypoints[0][0] <= x1 and y0 <= d.keypoints[0][1] <= y1]
-        assert len(inside) == 1, (people, [(d.box, d.keypoints[0]) for d in dets])
+        assert len(inside) == 1, ((x0, y0, x1, y1), [(d.box, d.keypoints[0]) for d in dets])
 
 
 # ----------------------------------------------------------------------------- video

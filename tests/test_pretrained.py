@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import inference_helpers as helpers
 import mhp_tf
 from mhp_tf import pretrained
 from mhp_tf.pretrained import make
@@ -205,10 +206,8 @@ def test_every_preset_loads_from_an_installed_copy(tmp_path):
     assert done.stdout.strip().splitlines()[-1].split(",") == shipped + ["zz_install_check"]
 
 
-SAMPLE = os.path.join(ROOT, "docs", "sample_people.jpg")
-# The two people of docs/sample_people.jpg (x0, y0, x1, y1, px): by eye, generous.
-# The two people of docs/sample_people.jpg, drawn by hand: (x0, y0, x1, y1) px.
-SAMPLE_BOXES = np.array([[400.0, 60.0, 520.0, 340.0], [780.0, 370.0, 990.0, 680.0]])
+SAMPLE = helpers.SAMPLE_PEOPLE
+SAMPLE_BOXES = np.array(helpers.SAMPLE_PEOPLE_XYXY)   # (x0, y0, x1, y1) px
 
 
 def _shipped_presets():

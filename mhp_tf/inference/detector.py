@@ -156,31 +156,22 @@ def drop_nested_duplicates(detections: Sequence["Detection"], contain: float = 0
     once well framed and once as a larger box around the same body, tilted, with its
     mid-hip point shifted (IoU only 0.3-0.5, because the boxes differ in size). Two
     detections are taken for one person when the smaller box lies at least ``contain``
-    inside the larger (intersection over the smaller area) and their mid-hip keypoints
-    (box centres for detections without keypoints) are closer than ``hip_distance`` times
-    the smaller box's side. The better-scoring one is kept; ``detections`` are best first.
-    Two real people nest this way only when one stands almost exactly behind the other.
+    inside the larger (intersection over the smaller area) and their box centres (for
+    BlazePose, the mid-hip keypoints the boxes are centred on) are closer than
+    ``hip_distance`` times the smaller box's side. The better-scoring one is kept. Two real
+    people nest this way only when one stands almost exactly behind the other.
     """
-    def centre(d):
-        if d.keypoints is not None and len(d.keypoints):
-            return np.asarray(d.keypoints[0], np.float64)
-        return np.asarray(d.box[:2], np.float64) + np.asarray(d.box[2:], np.float64) / 2
+    def same_person(a, b) -> bool:
+        a, b = np.asarray(a.box, np.float64), np.asarray(b.box, np.float64)
+        smaller = min(_area(a), _area(b))
+        if smaller <= 0 or _area(_intersect(a, b)) < contain * smaller:
+            return False
+        gap = np.linalg.norm((a[:2] + a[2:] / 2) - (b[:2] + b[2:] / 2))
+        return gap <= hip_distance * min(a[2], a[3], b[2], b[3])
 
     kept: List[Detection] = []
     for d in sorted(detections, key=lambda d: -d.score):
-        box = np.asarray(d.box, np.float64)
-        duplicate = False
-        for k in kept:
-            other = np.asarray(k.box, np.float64)
-            inter = _area(_intersect(box, other))
-            smaller = min(_area(box), _area(other))
-            if smaller <= 0 or inter < contain * smaller:
-                continue
-            side = min(min(box[2:]), min(other[2:]))
-            if np.linalg.norm(centre(d) - centre(k)) <= hip_distance * side:
-                duplicate = True
-                break
-        if not duplicate:
+        if not any(same_person(d, k) for k in kept):
             kept.append(d)
     return kept
 

@@ -474,13 +474,14 @@ class PoseEstimator:
             return np.zeros((0, j, 3)), None
         coords, confs = [], []
         for start in range(0, n, self.batch_size):
-            c, heatmap = self.backend(crops[start:start + self.batch_size])
+            batch = crops[start:start + self.batch_size]
+            c, heatmap = self.backend(batch)
             if c.ndim != 3 or c.shape[1:] != (j, 3):
                 raise ValueError(f"the model returned coords of shape {c.shape}, expected "
                                  f"[B, {j}, 3]")
             if self.flip_test:
-                c = (np.asarray(c, np.float64) + self._unflip(
-                    self.backend(np.ascontiguousarray(crops[start:start + self.batch_size, :, ::-1]))[0])) / 2.0
+                mirrored, _ = self.backend(np.ascontiguousarray(batch[:, :, ::-1]))
+                c = (np.asarray(c, np.float64) + self._unflip(mirrored)) / 2.0
             coords.append(c)
             if heatmap is not None:
                 confs.append(backends_lib.heatmap_confidence(heatmap, c, self.depth_bins))
