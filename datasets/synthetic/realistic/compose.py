@@ -10,16 +10,25 @@ changing one stage's draws never shifts another's):
    person's exposure then follows the photo's brightness (the square root of its mean linear
    luminance over 0.2, clipped to 0.5-1.6, times 0.8), so a person in a dark photo is dark
    too, and takes about a third of the photo's colour cast (its mean colour over its
-   luminance, per channel, to the power 0.35, clipped to 0.8-1.25).
-3. *look*: skin, clothes and hair (:mod:`.appearance`), shaded with that light.
-   Screen-space ambient occlusion from the depth buffer darkens body pixels that lie behind
-   their surroundings (arm in front of the chest, inner thighs).
+   luminance, per channel, to the power 0.35, clipped to 0.8-1.25). One frame in ten
+   (:data:`BACKLIT_P`) is shot against the light: the scene is brightened 1.3-2.2x (bright
+   parts burn out) and the person darkened to 0.25-0.6 of that exposure.
+3. *look*: skin, clothes and hair (:mod:`.appearance`), shaded with that light. Loose
+   clothes and hair first widen the G-buffer (:func:`.appearance.loosen`, its scale in pixels
+   per metre from the camera's focal length over the body's median depth, or from the
+   person's pixel height): painting, shading, ambient occlusion, compositing and the
+   returned ``person_alpha`` all see the dressed silhouette. Screen-space ambient occlusion
+   from the depth buffer darkens body pixels that lie behind their surroundings (arm in
+   front of the chest, inner thighs).
 4. *shadows*: a contact shadow -- soft dark ellipses on the background under each foot and a
    wider, fainter one under both (anisotropic Gaussians; widths 7% and 20% of the person's
    height in pixels, heights a quarter of that): what a ground plane's ambient occlusion
    looks like from a standing camera -- and a cast shadow, the silhouette laid on the ground
    away from the light's dominant direction (:func:`cast_shadow`), as dark as the light is
-   directional. Both need only the 2D sole points and the person's pixel height.
+   directional. Both need only the 2D sole points and the person's pixel height. The cast
+   shadow (and the occluder placement, 6.) use the body's silhouette widened evenly by the
+   look's mean cloth standoff rather than the dressed one: the dressed outline depends on
+   the part labels, and these reach far from the person.
 5. *compositing* with antialiased edges: if the G-buffer has ``k`` times the output's size
    (``supersample=k``) the premultiplied person and its coverage are area-averaged; otherwise
    the one-pixel band round the silhouette is blurred (Gaussian, sigma 0.7 px) in
@@ -30,8 +39,9 @@ changing one stage's draws never shifts another's):
 7. *camera*: motion blur, defocus, white balance, noise, sRGB, JPEG (:mod:`.camera_effects`).
 
 Labels never reach the pixels: parts, ``along`` and ``around`` only choose materials inside
-the person's mask; outside it the image depends on the person only through the shadows on
-the ground, the occluder placement (beside the person's box) and the blur of the camera.
+the person's mask and, through the loose cloth, a few centimetres round it; further out the
+image depends on the person only through the shadows on the ground, the occluder placement
+(beside the person's box) and the blur of the camera.
 """
 
 import dataclasses
@@ -50,8 +60,11 @@ from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 
-STAGES = ("background", "light", "look", "shadow", "composite", "occluders", "camera")
+STAGES = ("background", "light", "loosen", "look", "shadow", "composite", "occluders",
+          "camera")
 EMPTY_ASSETS = Assets([], [], [], [])
+# Share of frames shot against the light (a dark person before a bright, burnt-out scene).
+BACKLIT_P = 0.1
 
 
 @dataclasses.dataclass
@@ -187,6 +200,33 @@ def feet_from_gbuffer(gbuffer) -> Tuple[np.ndarray, float]:
     return np.array(feet, np.float64), float(rows[-1] - rows[0] + 1)
 
 
+def pixels_per_metre(gbuffer, camera=None, person_height_px: Optional[float] = None) -> float:
+    """Image pixels per metre at the person: the focal length over the body's median depth
+    when there is a camera (of the G-buffer's size), else the pixel height of a 1.7 m person
+    (``person_height_px``, or the mask's row extent); 0 for an empty buffer."""
+    mask = gbuffer.mask
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if len(rows) == 0:
+        return 0.0
+    fx = getattr(camera, "fx", None)
+    if fx:
+        depth = gbuffer.depth[mask][::5]
+        return float(fx) / max(float(np.median(depth)), 1e-3)
+    if person_height_px:
+        return float(person_height_px) / 1.7
+    return float(rows[-1] - rows[0] + 1) / 1.7
+
+
+def _outline(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Coverage ``[H, W]`` float32 of ``mask`` dilated by a disc of ``radius_px``."""
+    out = mask.astype(np.uint8)
+    r = int(round(radius_px))
+    if r >= 1 and mask.any():
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        out = cv2.dilate(out, disc)
+    return out.astype(np.float32)
+
+
 def _soft_edges(premult: np.ndarray, coverage: np.ndarray, sigma: float = 0.7):
     """Blur the premultiplied colour and coverage in the band round the silhouette only."""
     hard = coverage > 0.5
@@ -316,19 +356,32 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     # exposure follows the photo's brightness, and a third of its colour cast (harmonisation)
     tint = np.clip((bg_mean / max(bg_lum, 1e-4)) ** 0.35, 0.8, 1.25).astype(np.float32)
     exposure = 0.8 * float(np.clip(np.sqrt(bg_lum / 0.2), 0.5, 1.6)) * tint
+    if rng_light.random() < BACKLIT_P:
+        # against the light (sky, window, low sun): the camera exposes for the bright scene,
+        # which burns out, and the person's side facing it is in shade
+        bg = bg * rng_light.uniform(1.3, 2.2)
+        exposure = exposure * rng_light.uniform(0.25, 0.6)
     lap("light")
     look = appearance.sample_look(rng_look, assets.cloth_textures)
+    px_per_m = pixels_per_metre(gbuffer, camera, person_height_px)
+    body_mask = gbuffer.mask
+    gbuffer = appearance.loosen(gbuffer, look, px_per_m)
+    lap("loosen")
     albedo, gloss = appearance.paint(gbuffer, look)
-    body = gbuffer.mask  # shading is per pixel: only the body's pixels need it
+    body = gbuffer.mask  # shading is per pixel: only the dressed person's pixels need it
     radiance = np.zeros(albedo.shape, np.float32)
     radiance[body] = lighting.shade(albedo[body], gbuffer.normal[body], light, gloss[body])
     radiance *= exposure
     radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
     coverage = gbuffer.mask.astype(np.float32)
     premult = radiance * coverage[..., None]
+    # Far from the person (shadow, occluder placement) only the body's own silhouette
+    # counts, grown by the look's mean standoff: that is label-free, as the cloth is not.
+    outline = _outline(body_mask, 0.5 * (look.top_loose + look.bottom_loose) * px_per_m)
     if k > 1:
         premult = cv2.resize(premult, (w, h), interpolation=cv2.INTER_AREA)
         coverage = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
+        outline = cv2.resize(outline, (w, h), interpolation=cv2.INTER_AREA)
     else:
         premult, coverage = _soft_edges(premult, coverage)
     lap("look")
@@ -337,14 +390,14 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
         direction, directionality = light.dominant_direction()
         strength = rng_shadow.uniform(0.5, 0.9) * directionality
-        bg = bg * cast_shadow(coverage, feet, height_px, direction, strength,
+        bg = bg * cast_shadow(outline, feet, height_px, direction, strength,
                               rng_shadow.uniform(0.15, 0.45))[..., None]
     lap("shadow")
     image = bg * (1.0 - coverage[..., None]) + premult
     lap("composite")
     occ_alpha = np.zeros((h, w), np.float32)
     if rng_occ.random() < occluder_p:
-        occ_colour, occ_alpha = occluder(rng_occ, h, w, _person_box(coverage), assets.textures,
+        occ_colour, occ_alpha = occluder(rng_occ, h, w, _person_box(outline), assets.textures,
                                          assets.backgrounds, light, exposure)
         image = image * (1.0 - occ_alpha[..., None]) + occ_colour * occ_alpha[..., None]
     lap("occluders")

@@ -50,6 +50,7 @@ from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
 from mhp_tf_datasets.synthetic.realistic import compose
 from mhp_tf_datasets.synthetic.realistic import gbuffer as gbuffer_lib
 from mhp_tf_datasets.synthetic.realistic import people as people_lib
+from mhp_tf_datasets.synthetic.realistic import stage as stage_lib
 
 # shader(gbuffer, camera, rng, feet_px, person_height_px) -> uint8 (H, W, 3) RGB
 Shader = Callable[..., np.ndarray]
@@ -88,7 +89,9 @@ def scene_assets(download: bool = True) -> assets_lib.Assets:
 
     Fetches what is not cached when ``download``. Whatever cannot be had is replaced by
     procedural stand-ins; the per-package warnings are folded into one.
-    ``render_encoded`` calls this before forking its workers, so they share one copy.
+    ``render_encoded`` calls this before forking its workers, so they share one copy --
+    with the linear mip pyramids of the floor/wall textures and photos the ray-cast stage
+    samples (:func:`.stage.linear_pyramid`), built here once instead of in each worker.
     """
     key = (assets_lib.cache_dir(), bool(download))
     if key not in _SCENE_ASSETS:
@@ -104,6 +107,8 @@ def scene_assets(download: bool = True) -> assets_lib.Assets:
                 f"{caught[0].message}); procedural stand-ins for "
                 f"{', '.join(kinds) or 'the missing packages'}. Fetch them with `python -m "
                 f"mhp_tf_datasets.synthetic.realistic.assets` (cache: {key[0]})", stacklevel=2)
+        for _, texture in list(loaded.textures) + list(loaded.backgrounds):
+            stage_lib.linear_pyramid(texture)
         _SCENE_ASSETS[key] = loaded
     return _SCENE_ASSETS[key]
 
@@ -273,7 +278,7 @@ class RealisticGenerator(ExampleGenerator):
         t = int(rng.integers(len(posed.root)))
         frame = self.people.frame(person, posed, t)
         size = cfg.image_size
-        camera = crop_camera(rng, frame, size)
+        camera = crop_camera(rng, frame, size, margin=tuple(cfg.frame_margin))
         gb = self.people.render(frame, camera)
         floor_z = floor_height(frame)
         feet_px, height_px = shadow_placement(frame, camera, floor_z)

@@ -106,27 +106,61 @@ def _pyramid(texture_linear: np.ndarray, levels: int = 5):
     return out
 
 
+# id(sRGB uint8 asset) -> (the asset, its linear mip pyramid): the assets live as long as the
+# process, so each texture and photo is decoded and filtered once, not once per image.
+_PYRAMIDS: Dict[int, Tuple[np.ndarray, list]] = {}
+
+
+def linear_pyramid(texture_srgb8: np.ndarray) -> list:
+    """The linear-light mip pyramid of an sRGB uint8 texture, cached per array."""
+    hit = _PYRAMIDS.get(id(texture_srgb8))
+    if hit is None or hit[0] is not texture_srgb8:
+        hit = (texture_srgb8, _pyramid(camera_effects.srgb8_to_linear(texture_srgb8)))
+        _PYRAMIDS[id(texture_srgb8)] = hit
+    return hit[1]
+
+
+def _remap_points(tex: np.ndarray, mx: np.ndarray, my: np.ndarray, border: int) -> np.ndarray:
+    """Bilinear look-ups of ``tex`` at the 1-D float32 coordinates ``mx``, ``my``: ``[N, 3]``."""
+    n = len(mx)
+    cols = 1024
+    rows = -(-n // cols)
+    pad = rows * cols - n
+    mx = np.concatenate([mx, np.zeros(pad, np.float32)]).reshape(rows, cols)
+    my = np.concatenate([my, np.zeros(pad, np.float32)]).reshape(rows, cols)
+    return cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=border).reshape(-1, 3)[:n]
+
+
 def _sample(pyramid, tx: np.ndarray, ty: np.ndarray, footprint: np.ndarray,
             border: int) -> np.ndarray:
-    """Texture lookups at texel coordinates of level 0 from the pyramid level that matches
-    ``footprint`` (texels per pixel), linearly blended between the two nearest levels."""
-    level = np.clip(np.log2(np.maximum(footprint, 1e-6)), 0.0, len(pyramid) - 1.0)
-    out = np.zeros(tx.shape + (3,), np.float32)
+    """Texture look-ups ``[N, 3]`` at the 1-D texel coordinates of level 0 ``tx``, ``ty``
+    from the pyramid level that matches ``footprint`` (texels per pixel), linearly blended
+    between the two nearest levels. The points are sorted by level once, so each level is
+    looked up at the contiguous run of points that use it, not at every point."""
+    n_levels = len(pyramid)
+    level = np.clip(np.log2(np.maximum(footprint, 1e-6)), 0.0, n_levels - 1.0)
     lo = np.floor(level).astype(np.int32)
-    frac = (level - lo).astype(np.float32)
+    order = np.argsort(lo, kind="stable")
+    lo = lo[order]
+    frac = (level[order] - lo).astype(np.float32)
+    tx, ty = tx[order], ty[order]
+    bounds = np.searchsorted(lo, np.arange(n_levels + 1))  # lo == k on bounds[k]:bounds[k+1]
+    out = np.zeros((len(tx), 3), np.float32)
     for k, tex in enumerate(pyramid):
-        wk = np.where(lo == k, 1.0 - frac, 0.0) + np.where(lo + 1 == k, frac, 0.0)
-        if not np.any(wk > 0):
+        a, b = bounds[max(k - 1, 0)], bounds[k + 1]  # the points with lo in {k - 1, k}
+        if a == b:
             continue
+        wk = np.where(lo[a:b] == k, 1.0 - frac[a:b], frac[a:b])
         scale = 0.5 ** k
-        mx = (tx * scale).astype(np.float32)
-        my = (ty * scale).astype(np.float32)
+        mx = (tx[a:b] * scale).astype(np.float32)
+        my = (ty[a:b] * scale).astype(np.float32)
         if border == cv2.BORDER_WRAP:  # remap wraps only near the edge: reduce modulo first
             mx = np.mod(mx, tex.shape[1]).astype(np.float32)
             my = np.mod(my, tex.shape[0]).astype(np.float32)
-        got = cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=border)
-        out += got * wk[..., None].astype(np.float32)
-    return out
+        out[a:b] += _remap_points(tex, mx, my, border) * wk[:, None]
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 def stage_background(rng: np.random.Generator, camera, floor_z: float, height: int, width: int,
@@ -146,9 +180,9 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
         bname, btex = photos[int(rng.integers(len(photos)))]
     else:
         bname, btex = walls[int(rng.integers(len(walls)))]
-    d = pixel_rays(camera, height, width)
+    d = pixel_rays(camera, height, width).reshape(-1, 3)
     centre = np.asarray(camera.centre, np.float64)
-    norm_d = np.linalg.norm(d, axis=-1)
+    norm_d = np.sqrt(np.einsum("ij,ij->i", d, d))
 
     # the backdrop plane: vertical, facing the camera, behind the person
     forward = np.asarray(camera.R, np.float64).T @ np.array([0.0, 0.0, 1.0])
@@ -158,54 +192,56 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
     c, s = np.cos(yaw), np.sin(yaw)
     n = np.array([c * n[0] - s * n[1], s * n[0] + c * n[1], 0.0])
     wall_dist = person_distance + (rng.uniform(4.0, 30.0) if outdoor else rng.uniform(1.5, 8.0))
+    d_n = d @ n
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_floor = (floor_z - centre[2]) / d[..., 2]
-        t_wall = wall_dist / (d @ n)
+        t_floor = (floor_z - centre[2]) / d[:, 2]
+        t_wall = wall_dist / d_n
     t_floor = np.where(np.isfinite(t_floor) & (t_floor > 0), t_floor, np.inf)
     t_wall = np.where(np.isfinite(t_wall) & (t_wall > 0), t_wall, np.inf)
     on_floor = t_floor < t_wall
     t = np.minimum(t_floor, t_wall)
     t = np.where(np.isfinite(t), t, 1e4)
-    p = centre + d * t[..., None]
     dist = t * norm_d
     f = 0.5 * (camera.fx + camera.fy)
+    # each pixel sees one plane: texture and light are worked out for its own plane only
+    fi, wi = np.flatnonzero(on_floor), np.flatnonzero(~on_floor)
 
     # floor texture: a tile of tile_m metres, rotated and shifted at random
-    flin = camera_effects.srgb8_to_linear(ftex)
+    fpyr = linear_pyramid(ftex)
     tile_m = rng.uniform(1.0, 2.5) if outdoor else rng.uniform(0.4, 1.6)
     ang = rng.uniform(0, np.pi)
     ca, sa = np.cos(ang), np.sin(ang)
-    fx_m = ca * p[..., 0] + sa * p[..., 1] + rng.uniform(0, tile_m)
-    fy_m = -sa * p[..., 0] + ca * p[..., 1] + rng.uniform(0, tile_m)
-    texel_per_m = flin.shape[1] / tile_m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slant = np.abs(d[..., 2]) / norm_d  # cosine of the ray with the floor's normal
-    foot_floor = dist / f * texel_per_m / np.maximum(slant, 0.15) ** 0.5
-    floor_rgb = _sample(_pyramid(flin), fx_m * texel_per_m, fy_m * texel_per_m, foot_floor,
+    p_f = centre + d[fi] * t[fi, None]
+    fx_m = ca * p_f[:, 0] + sa * p_f[:, 1] + rng.uniform(0, tile_m)
+    fy_m = -sa * p_f[:, 0] + ca * p_f[:, 1] + rng.uniform(0, tile_m)
+    texel_per_m = fpyr[0].shape[1] / tile_m
+    slant = np.abs(d[fi, 2]) / norm_d[fi]  # cosine of the ray with the floor's normal
+    foot_floor = dist[fi] / f * texel_per_m / np.maximum(slant, 0.15) ** 0.5
+    floor_rgb = _sample(fpyr, fx_m * texel_per_m, fy_m * texel_per_m, foot_floor,
                         cv2.BORDER_WRAP)
 
     # backdrop: wall texture tiles, or one photo spread wide
-    blin = camera_effects.srgb8_to_linear(btex)
+    bpyr = linear_pyramid(btex)
     e = np.cross(n, [0.0, 0.0, 1.0])
-    sx = p @ e
-    sz = p[..., 2] - floor_z
+    p_w = centre + d[wi] * t[wi, None]
+    sx = p_w @ e
+    sz = p_w[:, 2] - floor_z
     if outdoor:
         span_m = rng.uniform(0.8, 1.6) * 2 * wall_dist * np.tan(0.5 * rng.uniform(0.6, 1.1))
-        px_per_m = blin.shape[1] / span_m
-        top = blin.shape[0] / px_per_m * rng.uniform(0.75, 1.0)  # the photo stands on the floor
+        px_per_m = bpyr[0].shape[1] / span_m
+        top = bpyr[0].shape[0] / px_per_m * rng.uniform(0.75, 1.0)  # the photo stands on the floor
         bx = (sx - (centre @ e) + 0.5 * span_m * rng.uniform(0.6, 1.4)) * px_per_m
         by = (top - sz) * px_per_m
         border = cv2.BORDER_REFLECT
     else:
         wall_tile = rng.uniform(0.5, 2.0)
-        px_per_m = blin.shape[1] / wall_tile
+        px_per_m = bpyr[0].shape[1] / wall_tile
         bx = (sx + rng.uniform(0, wall_tile)) * px_per_m
         by = (-sz + rng.uniform(0, wall_tile)) * px_per_m
         border = cv2.BORDER_WRAP
-    with np.errstate(divide="ignore", invalid="ignore"):
-        facing = np.abs(d @ n) / norm_d
-    foot_wall = dist / f * px_per_m / np.maximum(facing, 0.15) ** 0.5
-    wall_rgb = _sample(_pyramid(blin), bx, by, foot_wall, border)
+    facing = np.abs(d_n[wi]) / norm_d[wi]
+    foot_wall = dist[wi] / f * px_per_m / np.maximum(facing, 0.15) ** 0.5
+    wall_rgb = _sample(bpyr, bx, by, foot_wall, border)
 
     # light: irradiance at each plane's normal (camera frame), relative to a camera-facing one
     R = np.asarray(camera.R, np.float64)
@@ -216,13 +252,20 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
     shade_wall = np.clip(irr[1] / ref, 0.25, 1.6).astype(np.float32)
     if outdoor:  # a photo carries its own light
         shade_wall = np.clip(0.5 + 0.5 * shade_wall, 0.6, 1.3).astype(np.float32)
-    img = np.where(on_floor[..., None], floor_rgb * shade_floor, wall_rgb * shade_wall)
-    # haze on the far floor (and nothing sharper than the horizon)
-    haze_colour = wall_rgb.reshape(-1, 3).mean(0) if outdoor else img.reshape(-1, 3).mean(0)
-    haze = 1.0 - np.exp(-dist / rng.uniform(25.0, 80.0))
-    img = img * (1.0 - haze[..., None]) + haze_colour * haze[..., None]
-    img *= rng.uniform(0.8, 1.15)
-    return np.clip(img, 0.0, 1.5).astype(np.float32), f"stage:{_short(fname)}/{_short(bname)}"
+    img = np.empty((height * width, 3), np.float32)
+    img[fi] = floor_rgb * shade_floor
+    img[wi] = wall_rgb * shade_wall
+    # haze on the far floor (and nothing sharper than the horizon): the backdrop's colour
+    # outdoors (the floor's where no backdrop is in view), the frame's mean indoors
+    if outdoor and len(wi):
+        haze_colour = wall_rgb.mean(0)
+    else:
+        haze_colour = img.mean(0)
+    haze = (1.0 - np.exp(-dist / rng.uniform(25.0, 80.0))).astype(np.float32)
+    img = img * (1.0 - haze[:, None]) + haze_colour * haze[:, None]
+    img *= np.float32(rng.uniform(0.8, 1.15))
+    img = np.clip(img, 0.0, 1.5).reshape(height, width, 3)
+    return img.astype(np.float32, copy=False), f"stage:{_short(fname)}/{_short(bname)}"
 
 
 def horizon_photo_background(rng: np.random.Generator, camera, height: int, width: int,
