@@ -16,11 +16,13 @@ in int8 models, Flex ops, tensor ranks, GPU-delegate compatibility).
 
 import json
 import os
+from typing import Optional
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
 
 from mhp_tf import pretrained  # noqa: E402
 
@@ -82,11 +84,36 @@ def resolve(model_dir, model_path, normalization, skeleton, calibration, data_di
         "data_dir": data_dir or (cfg.data.data_dir if cfg else None),
         "depth_range_mm": cfg.pipeline_config().depth_range_mm if cfg else 2000.0,
     }
+    if preset is not None and not calibration:
+        settings["calibration_dataset"] = preset_calibration(settings["calibration_dataset"],
+                                                             settings["data_dir"])
     if settings["normalization"] is None:
         raise app.UsageError(f"{model_path} has no config.json beside it: pass "
                              f"--normalization=reference|imagenet|none (how training inputs "
                              f"were normalised)")
     return model, cfg, settings
+
+
+# A shipped preset's training sets are tens of thousands of renders (half an hour to build
+# on two cores); when they are not built here, int8/QAT calibrate on this small set instead.
+PRESET_CALIBRATION_FALLBACK = "synthetic/realistic_tiny"
+
+
+def preset_calibration(train_datasets: Optional[str], data_dir: Optional[str]) -> str:
+    """The calibration set for a preset exported without ``--calibration_dataset``: its own
+    training data when every part of it is built in ``data_dir``, else
+    :data:`PRESET_CALIBRATION_FALLBACK` (built in seconds), with a message saying so."""
+    from mhp_tf.data import datasets
+
+    names = [n for n in (train_datasets or "").split("+") if n]
+    if names and all(datasets.is_prepared(datasets.get_builder(n, data_dir)) for n in names):
+        return train_datasets
+    logging.warning(
+        "int8/QAT calibration: the preset's training data (%s) is not built here (building "
+        "it takes about half an hour on two cores), so calibrating on %s instead; pass "
+        "--calibration_dataset=%s to use it anyway.", train_datasets or "unknown",
+        PRESET_CALIBRATION_FALLBACK, train_datasets or "NAME")
+    return PRESET_CALIBRATION_FALLBACK
 
 
 def export_tflite(model, cfg, settings, quant, head, out_dir, report=True):
