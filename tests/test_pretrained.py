@@ -261,15 +261,18 @@ def test_shipped_preset_gives_the_same_poses_through_keras_savedmodel_and_int8(n
                 assert err.mean() < bound * h, (path.name, err.mean() / h)
 
 
-def test_preset_int8_calibrates_on_its_training_data_only_when_it_is_built(data_dir,
-                                                                          tmp_path):
+def test_preset_int8_calibrates_on_its_training_data_only_when_it_is_built(tmp_path):
     """`python -m mhp_tf.export --model=PRESET --quant=int8` with no --calibration_dataset:
     the preset's own training mix when every part of it is prepared, else the small
     fallback set instead of a half-hour build of tens of thousands of renders."""
+    from mhp_tf.data import datasets
     from mhp_tf.export import __main__ as export_main
     fallback = export_main.PRESET_CALIBRATION_FALLBACK
-    assert export_main.preset_calibration("human36m+mpii", data_dir) == "human36m+mpii"
-    # one part not built (the fake data folder has no synthetic sets): fall back
-    assert export_main.preset_calibration("human36m+synthetic/realistic", data_dir) == fallback
-    assert export_main.preset_calibration("human36m", str(tmp_path / "empty")) == fallback
+    data_dir = str(tmp_path / "tfds")
+    assert export_main.preset_calibration("synthetic/tiny", data_dir) == fallback
+    datasets.prepared_builder("synthetic/tiny", data_dir, build_missing=True)  # 18 images
+    assert export_main.preset_calibration("synthetic/tiny", data_dir) == "synthetic/tiny"
+    # one part of a mix not built: fall back
+    assert export_main.preset_calibration("synthetic/tiny+synthetic/realistic",
+                                          data_dir) == fallback
     assert export_main.preset_calibration(None, data_dir) == fallback
