@@ -294,15 +294,16 @@ def horizon_photo_background(rng: np.random.Generator, camera, height: int, widt
     need = max(width * margin / pw, (y_mid + 2) * margin / max(hy, 1.0),
                (height - y_mid + 2) * margin / max(ph - hy, 1.0))
     scale = need * rng.uniform(1.0, 1.5)
-    if rng.random() < 0.5:
-        photo = photo[:, ::-1]
+    mirror = rng.random() < 0.5
     # photo point (px, hy) -> frame point (x_mid, y_mid), rotated by the horizon's angle
     span = pw * scale - width * margin
     px = (pw / 2 + rng.uniform(-0.5, 0.5) * max(span, 0.0) / scale)
     c, s = np.cos(angle), np.sin(angle)
     a = scale * np.array([[c, -s], [s, c]])
     m = np.concatenate([a, (np.array([x_mid, y_mid]) - a @ np.array([px, hy]))[:, None]], 1)
-    lin = camera_effects.srgb8_to_linear(np.ascontiguousarray(photo))
+    lin = linear_pyramid(photo)[0]  # decoded once per process, not once per image
+    if mirror:
+        lin = np.ascontiguousarray(lin[:, ::-1])
     if scale < 1:  # shrink by area first (a warp would alias), then warp at unit scale
         lin = cv2.resize(lin, (max(1, int(round(pw * scale))), max(1, int(round(ph * scale)))),
                          interpolation=cv2.INTER_AREA)
