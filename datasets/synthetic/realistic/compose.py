@@ -19,7 +19,11 @@ changing one stage's draws never shifts another's):
    person's pixel height): painting, shading, ambient occlusion, compositing and the
    returned ``person_alpha`` all see the dressed silhouette. Screen-space ambient occlusion
    from the depth buffer darkens body pixels that lie behind their surroundings (arm in
-   front of the chest, inner thighs).
+   front of the chest, inner thighs). Given the posed mesh (``caster``), the body also
+   shadows itself from the light's key (:mod:`.shadows`: a shadow map from the light's
+   dominant direction, used when its directionality is at least
+   :data:`SELF_SHADOW_MIN_DIRECTIONALITY`; the penumbra widens from 4 mm to 5 cm as the
+   light gets diffuse): an arm across the chest in sunlight leaves a shadow on it.
 4. *shadows*: a contact shadow -- soft dark ellipses on the background under each foot and a
    wider, fainter one under both (anisotropic Gaussians; widths 7% and 20% of the person's
    height in pixels, heights a quarter of that): what a ground plane's ambient occlusion
@@ -55,16 +59,19 @@ from mhp_tf_datasets.synthetic import scene as procedural
 from mhp_tf_datasets.synthetic.realistic import appearance
 from mhp_tf_datasets.synthetic.realistic import camera_effects
 from mhp_tf_datasets.synthetic.realistic import lighting
+from mhp_tf_datasets.synthetic.realistic import shadows
 from mhp_tf_datasets.synthetic.realistic import stage
 from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 
-STAGES = ("background", "light", "loosen", "look", "shadow", "composite", "occluders",
-          "camera")
+STAGES = ("background", "light", "loosen", "self_shadow", "look", "shadow", "composite",
+          "occluders", "camera")
 EMPTY_ASSETS = Assets([], [], [], [])
 # Share of frames shot against the light (a dark person before a bright, burnt-out scene).
 BACKLIT_P = 0.1
+# Lights less directional than this (an even overcast) cast no self-shadow worth a map.
+SELF_SHADOW_MIN_DIRECTIONALITY = 0.1
 
 
 @dataclasses.dataclass
@@ -303,7 +310,8 @@ def occluder(rng: np.random.Generator, height: int, width: int,
 def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.ndarray] = None,
            person_height_px: Optional[float] = None, supersample: int = 1,
            occluder_p: float = 0.2, camera=None, floor_z: Optional[float] = None,
-           person_distance: Optional[float] = None) -> Rendered:
+           person_distance: Optional[float] = None,
+           caster: Optional[shadows.Caster] = None) -> Rendered:
     """Shade ``gbuffer`` into a background with light, shadow, occluders and camera effects.
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
@@ -316,6 +324,10 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     camera (:mod:`.stage`): a photo with its horizon on the camera's (35 %), a floor and
     backdrop ray cast from textures and photos (the rest, and whenever the horizon does not
     fit), or a plain photo (10 %). Without them the background is a plain photo.
+
+    ``caster``: the posed body mesh in the camera's coordinates; with it (and ``camera``,
+    the G-buffer's pinhole) the person shadows itself (:mod:`.shadows`). Only the person's
+    pixels change: every random draw is the same with and without it.
     """
     timings = {}
     clock = [time.perf_counter()]
@@ -367,10 +379,18 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     body_mask = gbuffer.mask
     gbuffer = appearance.loosen(gbuffer, look, px_per_m)
     lap("loosen")
-    albedo, gloss = appearance.paint(gbuffer, look)
     body = gbuffer.mask  # shading is per pixel: only the dressed person's pixels need it
+    visibility = None
+    direction, directionality = light.dominant_direction()
+    if (caster is not None and camera is not None and body.any()
+            and directionality >= SELF_SHADOW_MIN_DIRECTIONALITY):
+        penumbra_px = px_per_m * (0.004 + 0.046 * (1.0 - directionality))
+        visibility = shadows.self_shadow(gbuffer, camera, caster, direction, penumbra_px)[body]
+    lap("self_shadow")
+    albedo, gloss = appearance.paint(gbuffer, look)
     radiance = np.zeros(albedo.shape, np.float32)
-    radiance[body] = lighting.shade(albedo[body], gbuffer.normal[body], light, gloss[body])
+    radiance[body] = lighting.shade(albedo[body], gbuffer.normal[body], light, gloss[body],
+                                    visibility)
     radiance *= exposure
     radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
     coverage = gbuffer.mask.astype(np.float32)
@@ -388,7 +408,6 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     if feet_px is not None and person_height_px:
         feet, height_px = np.asarray(feet_px) / k, person_height_px / k
         bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
-        direction, directionality = light.dominant_direction()
         strength = rng_shadow.uniform(0.5, 0.9) * directionality
         bg = bg * cast_shadow(outline, feet, height_px, direction, strength,
                               rng_shadow.uniform(0.15, 0.45))[..., None]

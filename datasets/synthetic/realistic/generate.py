@@ -50,6 +50,7 @@ from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
 from mhp_tf_datasets.synthetic.realistic import compose
 from mhp_tf_datasets.synthetic.realistic import gbuffer as gbuffer_lib
 from mhp_tf_datasets.synthetic.realistic import people as people_lib
+from mhp_tf_datasets.synthetic.realistic import shadows as shadows_lib
 from mhp_tf_datasets.synthetic.realistic import stage as stage_lib
 
 # shader(gbuffer, camera, rng, feet_px, person_height_px) -> uint8 (H, W, 3) RGB
@@ -133,13 +134,14 @@ class LookShader:
     def __call__(self, gb: gbuffer_lib.GBuffer, camera: scene.Camera,
                  rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
                  person_height_px: Optional[float] = None, floor_z: Optional[float] = None,
-                 person_distance: Optional[float] = None) -> np.ndarray:
+                 person_distance: Optional[float] = None,
+                 caster: Optional[shadows_lib.Caster] = None) -> np.ndarray:
         if self.assets is None:
             self.assets = scene_assets(self.download)
         seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
         out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
                              occluder_p=self.occluder_p, camera=camera, floor_z=floor_z,
-                             person_distance=person_distance)
+                             person_distance=person_distance, caster=caster)
         self.last = out
         for step, ms in out.timings_ms.items():
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
@@ -285,8 +287,10 @@ class RealisticGenerator(ExampleGenerator):
         if isinstance(self.shader, LookShader):
             distance = float(np.linalg.norm(camera.world_to_camera(
                 frame.points[pose_lib.P["Pelvis"]])))
+            caster = shadows_lib.Caster.from_world(camera, frame.vertices,
+                                                   self.people.model.faces)
             image = self.shader(gb, camera, rng, feet_px, height_px, floor_z=floor_z,
-                                person_distance=distance)
+                                person_distance=distance, caster=caster)
         else:
             image = self.shader(gb, camera, rng, feet_px, height_px)
         if image.shape != (size, size, 3) or image.dtype != np.uint8:

@@ -123,20 +123,56 @@ class Light:
         strength = float(np.clip(norm / (lum[0] * np.sqrt(3.0)), 0.0, 1.0))
         return self.rotation.T @ (v_env / norm), strength
 
+    def key(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The environment's directional part as a key light: camera-frame unit direction
+        towards it (:meth:`dominant_direction`) and its irradiance ``[3]`` on a surface
+        facing it, ``directionality * max(0, L_1 . d) / 0.488603`` per channel.
+
+        A distant point light of irradiance ``I`` has ``L_1m = I Y_1m(d)``, so the l = 1
+        band along its own direction is ``0.488603 I``: the key then gives back ``I``
+        exactly; a uniform environment has no key. A sun in a uniform sky of radiance ``a``
+        has directionality ``I / (4 pi a + I)`` and a key of ``I^2 / (4 pi a + I)``: nearly
+        the whole sun under a dark sky, a fraction of it in bright haze. This is the part
+        of the light a body can shadow (:func:`shade`'s ``visibility``); the rest stays
+        ambient. The directionality factor keeps a bright sky's gradient (which has an
+        l = 1 band but no sun) from casting hard shadows.
+        """
+        direction, strength = self.dominant_direction()
+        d_env = self.rotation @ direction
+        band1 = self.coeffs[[3, 1, 2]]  # (x, y, z) of the l = 1 band, per channel
+        colour = strength * np.maximum(d_env @ band1, 0.0) / 0.488603
+        return direction, colour
+
 
 def shade(albedo: np.ndarray, normals_cam: np.ndarray, light: Light,
-          gloss: Optional[np.ndarray] = None) -> np.ndarray:
+          gloss: Optional[np.ndarray] = None,
+          visibility: Optional[np.ndarray] = None) -> np.ndarray:
     """Linear radiance ``[H, W, 3]``: ``albedo * E(n) / pi`` plus, where ``gloss`` (per-pixel
     specular weight in [0, 1]) and ``light.specular`` are non-zero, a Blinn-Phong highlight
-    (exponent 24) towards the light's dominant direction, viewed along the optical axis."""
-    out = albedo * (light.irradiance(normals_cam) / np.pi)
+    (exponent 24) towards the light's dominant direction, viewed along the optical axis.
+
+    ``visibility`` (same leading shape as the normals, in [0, 1]): how much of the key light
+    (:meth:`Light.key`) reaches each point -- 0 where the body shadows itself. The shadowed
+    part ``(1 - visibility) * key * max(0, n . d)`` is taken off the irradiance (never more
+    than 85 % of it, so shadows keep some fill light) and the highlight is scaled by it.
+    """
+    e = light.irradiance(normals_cam)
+    if visibility is not None:
+        direction, key = light.key()
+        facing = np.maximum(np.asarray(normals_cam) @ direction, 0.0)
+        lost = (1.0 - np.clip(visibility, 0.0, 1.0))[..., None] * facing[..., None] * key
+        e = e - np.minimum(lost, 0.85 * e)
+    out = albedo * (e / np.pi)
     if gloss is not None and light.specular > 0:
         direction, strength = light.dominant_direction()
         half = direction + np.array([0.0, 0.0, -1.0])
         half /= max(np.linalg.norm(half), 1e-9)
         nh = np.maximum(np.asarray(normals_cam) @ half, 0.0)
         colour = light.irradiance(direction[None])[0] / np.pi
-        out = out + (light.specular * strength * gloss * nh ** 24)[..., None] * colour
+        spec = light.specular * strength * gloss * nh ** 24
+        if visibility is not None:
+            spec = spec * np.clip(visibility, 0.0, 1.0)
+        out = out + spec[..., None] * colour
     return out.astype(np.float32)
 
 

@@ -28,39 +28,19 @@ from mhp_tf_datasets.synthetic.realistic import gbuffer
 NEAR = 0.05  # metres
 
 
-def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_world: np.ndarray,
-              part: np.ndarray, along: np.ndarray, around: np.ndarray,
-              face_uv: np.ndarray = None) -> gbuffer.GBuffer:
-    """Render one mesh into a :class:`GBuffer` of ``camera.height x camera.width``.
+def _fragments(ax, ay, bx, by, cx, cy, det, H: int, W: int):
+    """Pixel-centre fragments of screen triangles ``(a, b, c)`` with ``det < 0`` (step 2).
 
-    ``vertices_world``/``normals_world (N, 3)``, ``faces (F, 3)`` (outward winding),
-    per-vertex ``part (N,)``, ``along (N,)``, ``around (N,)``, optional ``face_uv (F, 3, 2)``.
+    Returns ``(tri, pix, l1, l2)`` -- per fragment the index of its triangle in the input
+    arrays, the flat pixel index ``y * W + x`` and the screen barycentrics of ``a`` and
+    ``b`` -- or None when no fragment falls inside the ``H x W`` image.
     """
-    H, W = int(camera.height), int(camera.width)
-    R, t = np.asarray(camera.R, np.float64), np.asarray(camera.t, np.float64)
-    vc = vertices_world @ R.T + t
-    z = vc[:, 2]
-    px = camera.fx * vc[:, 0] / np.maximum(z, 1e-9) + camera.cx
-    py = camera.fy * vc[:, 1] / np.maximum(z, 1e-9) + camera.cy
-
-    # Front faces in front of the near plane. With all three corners at z > 0 the
-    # perspective map keeps orientation, so an outward face seen from outside has a
-    # negative screen-space determinant (y down) -- no 3D cross products needed.
-    zf = z[faces]
-    ok = zf.min(1) > NEAR
-    f = faces[ok]
-    ax, ay = px[f[:, 0]], py[f[:, 0]]
-    bx, by = px[f[:, 1]], py[f[:, 1]]
-    cx, cy = px[f[:, 2]], py[f[:, 2]]
-    det = (ax - cx) * (by - cy) - (bx - cx) * (ay - cy)
     x0 = np.maximum(np.ceil(np.minimum(np.minimum(ax, bx), cx)), 0)
     x1 = np.minimum(np.floor(np.maximum(np.maximum(ax, bx), cx)), W - 1)
     y0 = np.maximum(np.ceil(np.minimum(np.minimum(ay, by), cy)), 0)
     y1 = np.minimum(np.floor(np.maximum(np.maximum(ay, by), cy)), H - 1)
     keep = (det < -1e-12) & (x1 >= x0) & (y1 >= y0)
     tri = np.flatnonzero(keep)
-    face_index = np.flatnonzero(ok)[tri]              # into ``faces``
-    za, zb, zc = zf[ok][tri].T
     ax, ay, bx, by, cx, cy = ax[tri], ay[tri], bx[tri], by[tri], cx[tri], cy[tri]
     x0, x1, y0, y1 = x0[tri], x1[tri], y0[tri], y1[tri]
     size = np.maximum(x1 - x0, y1 - y0).astype(np.int64) + 1
@@ -89,21 +69,73 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
         l2 = m10[sel, None] * dx + m11[sel, None] * dy
         inside &= (l1 >= -1e-6) & (l2 >= -1e-6) & (l1 + l2 <= 1 + 1e-6)
         r, c = np.nonzero(inside)
-        frag_tri.append(sel[r])
+        frag_tri.append(tri[sel[r]])
         frag_pix.append((Y[r, c] * W + X[r, c]).astype(np.int64))
         frag_l1.append(l1[r, c])
         frag_l2.append(l2[r, c])
-    out = gbuffer.GBuffer.empty(H, W, with_uv=face_uv is not None)
     if not frag_tri:
+        return None
+    return (np.concatenate(frag_tri), np.concatenate(frag_pix), np.concatenate(frag_l1),
+            np.concatenate(frag_l2))
+
+
+def depth_map(points: np.ndarray, faces: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Orthographic z-buffer ``[height, width]`` (float64, ``inf`` where nothing is drawn).
+
+    ``points (N, 3)``: vertices already in the view's pixel frame -- x right and y down in
+    pixels (pixel centres at integer coordinates), z the depth along the view direction in
+    any unit. Only faces wound clockwise on the screen (outward faces seen from outside,
+    as in :func:`rasterize`) are drawn; depth is affine on the screen (no perspective).
+    """
+    H, W = int(height), int(width)
+    zbuf = np.full(H * W, np.inf)
+    p = np.asarray(points, np.float64)
+    ax, ay = p[faces[:, 0], 0], p[faces[:, 0], 1]
+    bx, by = p[faces[:, 1], 0], p[faces[:, 1], 1]
+    cx, cy = p[faces[:, 2], 0], p[faces[:, 2], 1]
+    det = (ax - cx) * (by - cy) - (bx - cx) * (ay - cy)
+    frags = _fragments(ax, ay, bx, by, cx, cy, det, H, W)
+    if frags is not None:
+        tri, pix, l1, l2 = frags
+        z = p[:, 2][faces[tri]]
+        np.minimum.at(zbuf, pix, l1 * z[:, 0] + l2 * z[:, 1] + (1.0 - l1 - l2) * z[:, 2])
+    return zbuf.reshape(H, W)
+
+
+def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_world: np.ndarray,
+              part: np.ndarray, along: np.ndarray, around: np.ndarray,
+              face_uv: np.ndarray = None) -> gbuffer.GBuffer:
+    """Render one mesh into a :class:`GBuffer` of ``camera.height x camera.width``.
+
+    ``vertices_world``/``normals_world (N, 3)``, ``faces (F, 3)`` (outward winding),
+    per-vertex ``part (N,)``, ``along (N,)``, ``around (N,)``, optional ``face_uv (F, 3, 2)``.
+    """
+    H, W = int(camera.height), int(camera.width)
+    R, t = np.asarray(camera.R, np.float64), np.asarray(camera.t, np.float64)
+    vc = vertices_world @ R.T + t
+    z = vc[:, 2]
+    px = camera.fx * vc[:, 0] / np.maximum(z, 1e-9) + camera.cx
+    py = camera.fy * vc[:, 1] / np.maximum(z, 1e-9) + camera.cy
+
+    # Front faces in front of the near plane. With all three corners at z > 0 the
+    # perspective map keeps orientation, so an outward face seen from outside has a
+    # negative screen-space determinant (y down) -- no 3D cross products needed.
+    zf = z[faces]
+    ok = zf.min(1) > NEAR
+    f = faces[ok]
+    ax, ay = px[f[:, 0]], py[f[:, 0]]
+    bx, by = px[f[:, 1]], py[f[:, 1]]
+    cx, cy = px[f[:, 2]], py[f[:, 2]]
+    det = (ax - cx) * (by - cy) - (bx - cx) * (ay - cy)
+    frags = _fragments(ax, ay, bx, by, cx, cy, det, H, W)
+    out = gbuffer.GBuffer.empty(H, W, with_uv=face_uv is not None)
+    if frags is None:
         return out
-    ftri = np.concatenate(frag_tri)
-    fpix = np.concatenate(frag_pix)
-    l1 = np.concatenate(frag_l1)
-    l2 = np.concatenate(frag_l2)
-    l3 = 1.0 - l1 - l2
+    tri, fpix, l1, l2 = frags
+    ftri = np.flatnonzero(ok)[tri]                    # into ``faces`` from here on
+    za, zb, zc = zf[ok][tri].T
     # Perspective-correct weights of the corners a, b, c.
-    wa, wb, wc = l1 / za[ftri], l2 / zb[ftri], l3 / zc[ftri]
-    ftri = face_index[ftri]                                    # into ``faces`` from here on
+    wa, wb, wc = l1 / za, l2 / zb, (1.0 - l1 - l2) / zc
     iz = wa + wb + wc
     depth = 1.0 / iz
     zbuf = np.full(H * W, np.inf)
