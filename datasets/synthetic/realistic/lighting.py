@@ -126,22 +126,22 @@ class Light:
     def key(self) -> Tuple[np.ndarray, np.ndarray]:
         """The environment's directional part as a key light: camera-frame unit direction
         towards it (:meth:`dominant_direction`) and its irradiance ``[3]`` on a surface
-        facing it, ``directionality * max(0, L_1 . d) / 0.488603`` per channel.
+        facing it, ``max(0, L_1 . d) / 0.488603`` per channel.
 
         A distant point light of irradiance ``I`` has ``L_1m = I Y_1m(d)``, so the l = 1
-        band along its own direction is ``0.488603 I``: the key then gives back ``I``
-        exactly; a uniform environment has no key. A sun in a uniform sky of radiance ``a``
-        has directionality ``I / (4 pi a + I)`` and a key of ``I^2 / (4 pi a + I)``: nearly
-        the whole sun under a dark sky, a fraction of it in bright haze. This is the part
-        of the light a body can shadow (:func:`shade`'s ``visibility``); the rest stays
-        ambient. The directionality factor keeps a bright sky's gradient (which has an
-        l = 1 band but no sun) from casting hard shadows.
+        band along its own direction is ``0.488603 I``: the key gives back ``I`` exactly,
+        also when the light sits in a uniform sky (which adds nothing to the l = 1 band);
+        a uniform environment has no key. This is the part of the light a body can shadow
+        (:func:`shade`'s ``visibility``); the rest stays ambient. With the key taken off, a
+        shadowed surface facing the light is about as dark as one facing away from it
+        (the bundled HDRIs' key is 0.4-0.9 of the irradiance facing it). A bright sky
+        gradient without a sun also has an l = 1 band; its shadows are made soft instead
+        (:func:`.compose.render` widens the penumbra as the directionality falls).
         """
-        direction, strength = self.dominant_direction()
+        direction, _ = self.dominant_direction()
         d_env = self.rotation @ direction
         band1 = self.coeffs[[3, 1, 2]]  # (x, y, z) of the l = 1 band, per channel
-        colour = strength * np.maximum(d_env @ band1, 0.0) / 0.488603
-        return direction, colour
+        return direction, np.maximum(d_env @ band1, 0.0) / 0.488603
 
 
 def shade(albedo: np.ndarray, normals_cam: np.ndarray, light: Light,
