@@ -51,7 +51,7 @@ class SyntheticConfig(tfds.core.BuilderConfig):
     family: str = "capsule"
     # Realistic family: frame side over the person's longer side, U(lo, hi) (see
     # generate.GeneratorConfig.frame_margin).
-    frame_margin: tuple = (1.3, 1.75)
+    frame_margin: tuple = generate.DEFAULT_FRAME_MARGIN
 
     def generator_config(self) -> generate.GeneratorConfig:
         return generate.GeneratorConfig(

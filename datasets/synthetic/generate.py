@@ -33,6 +33,12 @@ SPLIT_IDS = {"train": 0, "test": 1}
 TEST_BODY_OFFSET = 10000  # test subjects are body ids >= this
 
 
+# Realistic family: the frame side over the person's longer side, U(lo, hi), when a config
+# names no other (GeneratorConfig.frame_margin; the builder's full-size realistic configs use
+# builder.REALISTIC_FRAMING).
+DEFAULT_FRAME_MARGIN = (1.3, 1.75)
+
+
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig:
     """What the synthetic examples look like and where their poses come from.
@@ -58,7 +64,7 @@ class GeneratorConfig:
     # Realistic family: the stored frame is the square of U(frame_margin) x the longer side
     # of the person's box (realistic.generate.crop_camera). The pipeline crops 1.25 x the box,
     # so that crop spans image_size * 1.25 / margin source pixels.
-    frame_margin: Tuple[float, float] = (1.3, 1.75)
+    frame_margin: Tuple[float, float] = DEFAULT_FRAME_MARGIN
 
     def __post_init__(self):
         if self.mocap not in (True, False, "auto"):

@@ -43,6 +43,7 @@ from mhp_tf_datasets.synthetic import pose as pose_lib
 from mhp_tf_datasets.synthetic import render
 from mhp_tf_datasets.synthetic import scene
 from mhp_tf_datasets.synthetic.body import sample_body
+from mhp_tf_datasets.synthetic.generate import DEFAULT_FRAME_MARGIN
 from mhp_tf_datasets.synthetic.generate import ExampleGenerator
 from mhp_tf_datasets.synthetic.generate import GeneratorConfig
 from mhp_tf_datasets.synthetic.generate import load_clips
@@ -193,7 +194,7 @@ FULL_FRAME = (1280, 960)
 
 def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
                 full_frame: Tuple[int, int] = FULL_FRAME,
-                margin: Tuple[float, float] = (1.3, 1.75)) -> scene.Camera:
+                margin: Tuple[float, float] = DEFAULT_FRAME_MARGIN) -> scene.Camera:
     """A ``size`` x ``size`` camera framing the person the way a person detector would.
 
     A real camera is drawn first (:func:`..scene.sample_camera` for a ``full_frame`` image:
