@@ -110,6 +110,19 @@ def test_parallel_rendering_after_opencv_threads_ran():
     assert done.stdout.split() == ["24", "2"]
 
 
+@pytest.mark.skipif(generate.blas_threads() is None, reason="NumPy links no OpenBLAS here")
+def test_render_workers_run_numpy_blas_on_one_thread():
+    """Each render worker is one process per core; its BLAS must not start a thread per
+    core too (on 2 cores that halved the realistic build's speed)."""
+    import multiprocessing
+    config = generate.GeneratorConfig(image_size=64, mocap=False)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1, generate._init_worker, (config, "train", None, 92, "capsule")) as pool:
+        assert pool.apply(generate.blas_threads) == 1
+    with ctx.Pool(1) as pool:  # a plain child keeps the parent's setting
+        assert pool.apply(generate.blas_threads) == generate.blas_threads()
+
+
 def test_parallel_rendering_gives_the_same_examples_in_order():
     config = generate.GeneratorConfig(image_size=64, mocap=False)
     indices = list(range(3, 27))

@@ -14,6 +14,7 @@ Train and test are split by clip: mocap clips by :data:`~.mocap.TEST_CLIPS`, pro
 by construction (their names and random streams carry the split).
 """
 
+import ctypes
 import dataclasses
 import multiprocessing
 import os
@@ -243,10 +244,62 @@ class _EncodingRenderer:
 
 _WORKER_RENDERER: Optional[_EncodingRenderer] = None  # set in each worker process
 
+# Thread-count setters and getters of the OpenBLAS builds NumPy ships with (numpy's own
+# wheels bundle ``scipy_openblas64_``, distributions link plain OpenBLAS).
+_BLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                 "scipy_openblas_set_num_threads", "openblas_set_num_threads64_")
+
+
+def _loaded_blas_libraries():
+    """CDLL handles of the OpenBLAS libraries mapped into this process (Linux only)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps
+                            if "openblas" in line.lower() and line.split()[-1].startswith("/")})
+    except OSError:
+        return []
+    handles = []
+    for path in paths:
+        try:
+            handles.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return handles
+
+
+def blas_threads() -> Optional[int]:
+    """Threads of the first loaded OpenBLAS (None when there is none or it cannot tell)."""
+    for lib in _loaded_blas_libraries():
+        for setter in _BLAS_SETTERS:
+            getter = setter.replace("_set_", "_get_")
+            if hasattr(lib, getter):
+                return int(getattr(lib, getter)())
+    return None
+
+
+def limit_blas_threads(n: int) -> int:
+    """Set every loaded OpenBLAS to ``n`` threads; returns how many libraries were set.
+
+    Render workers run one per core: NumPy's BLAS would otherwise start a thread per core in
+    each of them, and on 2 cores the 2 workers' 4 BLAS threads fought over them -- the
+    realistic build ran at half its speed (19 instead of 37 images/s, measured by
+    ``scripts/benchmark_synthetic.py --parallel_images``). ``OPENBLAS_NUM_THREADS`` cannot
+    do it here: it is read when NumPy is first imported, long before the workers fork.
+    """
+    done = 0
+    for lib in _loaded_blas_libraries():
+        for setter in _BLAS_SETTERS:
+            if hasattr(lib, setter):
+                getattr(lib, setter)(int(n))
+                done += 1
+                break
+    return done
+
 
 def _init_worker(*args) -> None:
     global _WORKER_RENDERER
     cv2.setNumThreads(1)  # one process per core already
+    limit_blas_threads(1)  # and for NumPy's BLAS: see limit_blas_threads
     _WORKER_RENDERER = _EncodingRenderer(*args)
 
 
