@@ -315,3 +315,34 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(data_dir, tmp_path):
     assert state.model_checkpoint_path == message[2]
     assert message[2].endswith(f"ckpt-{message[1]}") and int(message[1]) >= 1
     assert not os.path.exists(os.path.join(run, "model.keras"))  # not a finished run
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_newest_intact_checkpoint_with_absolute_and_relative_dirs(tmp_path, monkeypatch, relative):
+    """The state file's entries come back joined with the folder; a relative --model_dir
+    must find its checkpoints (not look for run/checkpoints/run/checkpoints/ckpt-N), and a
+    truncated newest one is set aside for the older."""
+    monkeypatch.chdir(tmp_path)
+    ckpt_dir = os.path.join("run", "checkpoints") if relative else str(tmp_path / "run" / "ck")
+    step = tf.Variable(0, dtype=tf.int64)
+    weights = tf.Variable(tf.random.stateless_normal([64, 64], seed=[1, 2]))
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step, w=weights), ckpt_dir,
+                                         max_to_keep=3)
+    for n in (1, 2):
+        step.assign(n)
+        manager.save(checkpoint_number=n)
+    assert run_guard.newest_intact_checkpoint(ckpt_dir) == os.path.join(ckpt_dir, "ckpt-2")
+    assert not glob.glob(os.path.join(ckpt_dir, "*.corrupt"))
+    (data,) = glob.glob(os.path.join(ckpt_dir, "ckpt-2.data-*"))
+    with open(data, "r+b") as f:
+        f.truncate(os.path.getsize(data) // 2)
+    assert run_guard.newest_intact_checkpoint(ckpt_dir) == os.path.join(ckpt_dir, "ckpt-1")
+    assert os.path.exists(data + ".corrupt")
+    state = tf.train.get_checkpoint_state(ckpt_dir)
+    assert state.model_checkpoint_path == os.path.join(ckpt_dir, "ckpt-1")
+    # every checkpoint unreadable: no resume point, no crash
+    (data,) = glob.glob(os.path.join(ckpt_dir, "ckpt-1.data-*"))
+    with open(data, "r+b") as f:
+        f.truncate(10)
+    assert run_guard.newest_intact_checkpoint(ckpt_dir) is None
+    assert tf.train.get_checkpoint_state(ckpt_dir) is None

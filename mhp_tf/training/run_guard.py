@@ -270,10 +270,11 @@ def newest_intact_checkpoint(ckpt_dir: str) -> Optional[str]:
     state = tf.train.get_checkpoint_state(ckpt_dir) if os.path.isdir(ckpt_dir) else None
     if state is None:
         return None
+    # get_checkpoint_state has already joined relative entries with ckpt_dir (joining
+    # them again broke every resume from a relative --model_dir: no checkpoint was found)
     paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
     if state.model_checkpoint_path not in paths:
         paths.append(state.model_checkpoint_path)
-    paths = [p if os.path.isabs(p) else os.path.join(ckpt_dir, p) for p in paths]
     good = list(paths)
     for prefix in reversed(paths):
         error = _checkpoint_readable(prefix)
@@ -288,9 +289,10 @@ def newest_intact_checkpoint(ckpt_dir: str) -> Optional[str]:
             os.replace(name, name + ".corrupt")
         good.remove(prefix)
     if len(good) != len(paths):
-        tf.compat.v1.train.update_checkpoint_state(
-            ckpt_dir, good[-1] if good else "", all_model_checkpoint_paths=good)
-        if not good:
+        if good:
+            tf.compat.v1.train.update_checkpoint_state(
+                ckpt_dir, good[-1], all_model_checkpoint_paths=list(good))  # (TF edits it)
+        else:  # nothing left to resume from: start afresh
             os.remove(os.path.join(ckpt_dir, "checkpoint"))
     return good[-1] if good else None
 
