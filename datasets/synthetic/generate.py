@@ -14,6 +14,7 @@ Train and test are split by clip: mocap clips by :data:`~.mocap.TEST_CLIPS`, pro
 by construction (their names and random streams carry the split).
 """
 
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing
@@ -250,31 +251,40 @@ _BLAS_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_"
                  "scipy_openblas_set_num_threads", "openblas_set_num_threads64_")
 
 
-def _loaded_blas_libraries():
-    """CDLL handles of the OpenBLAS libraries mapped into this process (Linux only)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps
-                            if "openblas" in line.lower() and line.split()[-1].startswith("/")})
-    except OSError:
-        return []
-    handles = []
-    for path in paths:
+_BLAS_FUNCTIONS = None
+
+
+def _blas_functions():
+    """``[(setter, getter)]`` of the OpenBLAS libraries mapped into this process (Linux), resolved
+    once per process and cached: call it before forking, so that children never ``dlopen`` --
+    a child of a threaded parent (TensorFlow's pools) can deadlock on the loader's lock."""
+    global _BLAS_FUNCTIONS
+    if _BLAS_FUNCTIONS is None:
+        found = []
         try:
-            handles.append(ctypes.CDLL(path))
+            with open("/proc/self/maps") as maps:
+                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
+                                and line.split()[-1].startswith("/")})
         except OSError:
-            continue
-    return handles
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name in _BLAS_SETTERS:
+                getter = name.replace("_set_", "_get_")
+                if hasattr(lib, name) and hasattr(lib, getter):
+                    found.append((getattr(lib, name), getattr(lib, getter)))
+                    break
+        _BLAS_FUNCTIONS = found
+    return _BLAS_FUNCTIONS
 
 
 def blas_threads() -> Optional[int]:
     """Threads of the first loaded OpenBLAS (None when there is none or it cannot tell)."""
-    for lib in _loaded_blas_libraries():
-        for setter in _BLAS_SETTERS:
-            getter = setter.replace("_set_", "_get_")
-            if hasattr(lib, getter):
-                return int(getattr(lib, getter)())
-    return None
+    functions = _blas_functions()
+    return int(functions[0][1]()) if functions else None
 
 
 def limit_blas_threads(n: int) -> int:
@@ -285,21 +295,41 @@ def limit_blas_threads(n: int) -> int:
     realistic build ran at half its speed (19 instead of 37 images/s, measured by
     ``scripts/benchmark_synthetic.py --parallel_images``). ``OPENBLAS_NUM_THREADS`` cannot
     do it here: it is read when NumPy is first imported, long before the workers fork.
+    :func:`render_encoded` sets the parent to one thread while it forks (the children
+    inherit it) and puts the parent's count back afterwards.
     """
-    done = 0
-    for lib in _loaded_blas_libraries():
-        for setter in _BLAS_SETTERS:
-            if hasattr(lib, setter):
-                getattr(lib, setter)(int(n))
-                done += 1
-                break
-    return done
+    functions = _blas_functions()
+    for setter, _ in functions:
+        setter(int(n))
+    return len(functions)
+
+
+@contextlib.contextmanager
+def fork_settings():
+    """Thread settings for forking render workers, restored in this process afterwards.
+
+    * OpenCV: a forked child inherits OpenCV's worker-pool state but not its threads; if the
+      pool was running (any earlier parallel cv2 call in this process), the child's first
+      cv2 call that touches it waits forever on a lock held by a thread that does not
+      exist. The pool is stopped while forking.
+    * NumPy's BLAS is set to one thread (:func:`limit_blas_threads`); the children inherit
+      it, so nothing BLAS-related has to run in them.
+    """
+    cv2_threads = cv2.getNumThreads()
+    blas = blas_threads()
+    cv2.setNumThreads(1)
+    limit_blas_threads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(cv2_threads)
+        if blas is not None:
+            limit_blas_threads(blas)
 
 
 def _init_worker(*args) -> None:
     global _WORKER_RENDERER
-    cv2.setNumThreads(1)  # one process per core already
-    limit_blas_threads(1)  # and for NumPy's BLAS: see limit_blas_threads
+    cv2.setNumThreads(1)  # one process per core already (BLAS: set before the fork)
     _WORKER_RENDERER = _EncodingRenderer(*args)
 
 
@@ -332,16 +362,8 @@ def render_encoded(config: GeneratorConfig, split: str, indices: Sequence[int],
         return
     prepare_family(config, family)
     ctx = multiprocessing.get_context("fork")
-    # A forked child inherits OpenCV's worker-pool state but not its threads: if the pool
-    # was running (any earlier parallel cv2 call in this process), the child's first cv2
-    # call that touches it waits forever on a lock held by a thread that does not exist.
-    # Stop the pool before forking and restore it once the workers exist.
-    cv2_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
+    with fork_settings():
         pool = ctx.Pool(workers, _init_worker, (config, split, clips, jpeg_quality, family))
-    finally:
-        cv2.setNumThreads(cv2_threads)
     with pool:
         for i, (example, shape) in zip(indices, pool.imap(_worker_render, indices,
                                                           chunksize=chunk)):
