@@ -28,7 +28,7 @@ FLAGS = flags.FLAGS
 
 # name -> (config key, flag kind, help)
 _OVERRIDES = {
-    "train_dataset": ("data.train", "string", "Training dataset(s); 'a+b' mixes 50/50."),
+    "train_dataset": ("data.train", "string", "Training dataset(s); 'a+b' mixes 50/50, 'a+b+c' a third each."),
     "test_dataset": ("data.test", "string", "Evaluation dataset."),
     "data_dir": ("data.data_dir", "string", "Prepared datasets folder."),
     "skeleton": ("data.skeleton", "string", "Target joint set (h36m or muco)."),

@@ -21,6 +21,7 @@ from mhp_tf.training import config as config_lib
     ({"train.deterministic": "maybe"}, r"train\.deterministic expects a boolean"),
     ({"train.lr_decay_epochs": "3,x"}, r"train\.lr_decay_epochs expects comma-separated"),
     ({"model.width_multiplier": "wide"}, r"model\.width_multiplier expects a number"),
+    ({"data.train": "synthetic+"}, r"data\.train='synthetic\+' has an empty dataset name"),
 ])
 def test_bad_overrides_name_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):

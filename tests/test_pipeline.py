@@ -201,6 +201,9 @@ def test_mix_alternates_and_cycles():
     b = tf.data.Dataset.from_tensor_slices([10]).repeat()
     got = list(pipeline.mix_datasets(a, b).take(6).as_numpy_iterator())
     assert got == [1, 10, 2, 10, 3, 10]
+    c = tf.data.Dataset.from_tensor_slices([100, 200]).repeat()
+    got = list(pipeline.mix_datasets(a, b, c, first=4).take(6).as_numpy_iterator())
+    assert got == [10, 100, 1, 10, 200, 2]  # continues after 4 elements: b, c, a, ...
 
 
 def test_map_examples_is_deterministic_under_parallelism():

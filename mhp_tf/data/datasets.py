@@ -1,9 +1,9 @@
 """Dataset names -> prepared tfds builders -> tf.data pipelines (:func:`build_dataset`).
 
 Names are ``"<dataset>"`` or ``"<dataset>/<config>"`` (``"human36m/protocol2"``);
-joining two names with ``+`` mixes them 50/50 for training
-(``"human36m/protocol2+mpii"``, ``"muco+coco"``), cycling the shorter one, as
-the paper's recipe does.
+joining names with ``+`` mixes them in equal shares for training, 50/50 for two
+(``"human36m/protocol2+mpii"``, ``"muco+coco"``) as the paper's recipe does, or
+one third each for ``"a+b+c"``; the shorter sets are cycled.
 
 Prepared data lives under ``data_dir`` (default ``$MHP_TF_DATA_DIR`` or
 ``~/tensorflow_datasets``). Real datasets must be built once from the released
@@ -162,7 +162,7 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
                   training_keys_only: Optional[bool] = None,
                   start_example: int = 0,
                   keys: Optional[Sequence[str]] = None) -> tf.data.Dataset:
-    """The input pipeline for one dataset, or a 50/50 mix of two (``"a+b"``).
+    """The input pipeline for one dataset, or an equal mix of several (``"a+b"``: 50/50).
 
     Args:
       name: dataset name(s), see module docstring.
@@ -195,8 +195,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
                              f"{list(pipeline.EXAMPLE_KEYS)}")
     keep = tuple(keys) if keys is not None else (pipeline.TRAINING_KEYS if keys_only else None)
     parts = name.split("+")
-    if len(parts) > 2:
-        raise ValueError(f"at most two datasets can be mixed, got {name!r}")
+    if not all(parts):
+        raise ValueError(f"empty dataset name in {name!r} (mix datasets as 'a+b')")
 
     streams = []
     for i, part in enumerate(parts):
@@ -206,8 +206,8 @@ def build_dataset(name: str, split: str, data_dir: Optional[str] = None, trainin
             ds = ds.shuffle(shuffle_buffer, seed=seed + i, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
-        # Element share of this stream among the first start_example (alternating) ones.
-        skip = start_example if len(parts) == 1 else (start_example + 1 - i) // 2
+        # Element share of stream i among the first start_example ones, taken in turn.
+        skip = (start_example + len(parts) - 1 - i) // len(parts)
         if skip:
             ds = ds.skip(skip)
         ds = pipeline.map_examples(ds, cfg, training, skeleton, seed=seed * 1000 + i, start=skip)

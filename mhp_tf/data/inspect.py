@@ -25,7 +25,7 @@ FLAGS = flags.FLAGS
 
 
 def _define_flags():
-    flags.DEFINE_string("dataset", "synthetic", "Dataset name (a+b mixes two).")
+    flags.DEFINE_string("dataset", "synthetic", "Dataset name (a+b mixes two, a+b+c three).")
     flags.DEFINE_string("split", "train", "Split.")
     flags.DEFINE_string("data_dir", None, "Prepared datasets folder.")
     flags.DEFINE_string("out", "inspect.png", "Output PNG.")

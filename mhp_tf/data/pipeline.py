@@ -436,16 +436,18 @@ def map_examples(ds: tf.data.Dataset, cfg: PipelineConfig, training: bool,
     return ds.filter(lambda ex: ex["valid"])
 
 
-def mix_datasets(primary: tf.data.Dataset, secondary: tf.data.Dataset,
-                 first: int = 0) -> tf.data.Dataset:
-    """Alternate two (already repeated) datasets element by element: an exact 50/50 mix.
+def mix_datasets(*datasets: tf.data.Dataset, first: int = 0) -> tf.data.Dataset:
+    """Take from N (already repeated) datasets in turn, element by element: an exact
+    equal mix (50/50 for two).
 
-    Pass repeated datasets: the shorter one is then cycled, as in the reference's
-    ``MultipleDatasets(make_same_len=True)``. ``first`` (0 or 1) picks the stream
-    of the first element (1 continues a mix that had produced an odd count).
+    Pass repeated datasets: the shorter ones are then cycled, as in the reference's
+    ``MultipleDatasets(make_same_len=True)``. ``first`` picks the stream of the first
+    element (``first % N``: a mix that had produced ``first`` elements continues).
     """
-    selector = tf.data.Dataset.range(2).repeat().skip(first % 2)
-    return tf.data.Dataset.choose_from_datasets([primary, secondary], selector)
+    if len(datasets) < 2:
+        raise ValueError(f"mix_datasets needs at least two datasets, got {len(datasets)}")
+    selector = tf.data.Dataset.range(len(datasets)).repeat().skip(first % len(datasets))
+    return tf.data.Dataset.choose_from_datasets(list(datasets), selector)
 
 
 def example_from_numpy(image_jpeg: bytes, record: Dict[str, np.ndarray]) -> Dict[str, tf.Tensor]:

@@ -35,7 +35,8 @@ DEFAULT_JOINTS = {MOVNECT: 15}  # MobileHumanPose presets: 18 (Human3.6M)
 class DataConfig:
     """Datasets and input pipeline.
 
-    ``train`` may mix two datasets 50/50 with ``+`` (``"human36m/protocol2+mpii"``).
+    ``train`` may mix datasets in equal shares with ``+`` (``"human36m/protocol2+mpii"``:
+    50/50; ``"a+b+c"``: a third each).
     """
 
     train: str = "human36m/protocol2+mpii"
@@ -180,7 +181,8 @@ class ExperimentConfig:
             check(self.model.head == "coords", "training needs model.head='coords'")
             check(t.base_weights is None, "train.base_weights is a MoVNect option")
         check(t.location_loss_weight >= 0, "train.location_loss_weight must be >= 0")
-        check(len(d.train.split("+")) <= 2, "data.train mixes at most two datasets")
+        check(all(d.train.split("+")), f"data.train={d.train!r} has an empty dataset name "
+              "(mix datasets as 'a+b')")
         try:
             n = skeletons.get_skeleton(d.skeleton).num_joints
         except KeyError as e:

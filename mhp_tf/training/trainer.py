@@ -75,10 +75,10 @@ def make_strategy(name: str = "default", tpu: Optional[str] = None) -> tf.distri
 
 
 def epoch_examples(name: str, data_dir: Optional[str]) -> int:
-    """Examples per epoch: one dataset's size, or twice the larger for a 50/50 mix
-    (the reference's ``MultipleDatasets(make_same_len=True)``)."""
+    """Examples per epoch: one dataset's size, or N times the largest for an equal mix of
+    N (the reference's ``MultipleDatasets(make_same_len=True)``: 2x for its 50/50 mixes)."""
     counts = [datasets.split_size(part, "train", data_dir) for part in name.split("+")]
-    return counts[0] if len(counts) == 1 else 2 * max(counts)
+    return len(counts) * max(counts)
 
 
 class LinearWarmup(tf.keras.optimizers.schedules.LearningRateSchedule):
