@@ -1,13 +1,20 @@
-"""Before/after picture of the realistic look's self-shadowing (builder 1.6.0).
+"""Before/after pictures of one shading effect of the realistic look.
 
 Renders people of the ``synthetic/realistic`` train split through :func:`compose.render`
-twice with the same seed -- without and with the posed mesh as shadow caster -- and writes
-rows of (without, with, difference x3) crops round the person. Only the CC0 HDRIs of the
-scene assets are used (procedural backdrops, no photos or textures), so the picture can be
-committed. Frames are taken in index order, skipping those whose light casts no visible
-self-shadow (an even light, or the key behind the person).
+twice with the same seed -- without and with the effect -- and writes rows of (without,
+with, difference x3) crops round the person. Effects:
 
-    python scripts/preview_self_shadow.py --out=docs/self_shadow.jpg
+* ``self_shadow`` (builder 1.6.0): the posed mesh as shadow caster (:mod:`.shadows`);
+* ``folds`` (builder 1.7.0): cloth fold relief (:mod:`.folds`), both renders self-shadowed.
+
+Only the CC0 HDRIs of the scene assets are used (procedural backdrops, no photos or
+textures), so the pictures can be committed. Frames are taken in index order, skipping those
+where the effect changes too few pixels visibly (for self-shadowing: an even light, or the
+key behind the person).
+
+    python scripts/preview_shading.py --effect=self_shadow --out=docs/self_shadow.jpg
+    python scripts/preview_shading.py --effect=folds --rows=2 --scale=0.8 --min_changed=1000 \
+        --out=docs/cloth_folds.jpg
 """
 
 import os
@@ -23,10 +30,12 @@ from mhp_tf_datasets.synthetic.realistic import generate
 from mhp_tf_datasets.synthetic.realistic import shadows
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "/tmp/self_shadow.jpg", "Output picture (.jpg: quality 88, or .png).")
+flags.DEFINE_enum("effect", "self_shadow", ["self_shadow", "folds"], "What to show.")
+flags.DEFINE_string("out", "/tmp/shading.jpg", "Output picture (.jpg: quality 88, or .png).")
 flags.DEFINE_integer("rows", 3, "People shown (two per row).")
 flags.DEFINE_integer("size", 320, "Render size in pixels (the realistic configs' 320).")
 flags.DEFINE_integer("min_changed", 300, "Skip frames where fewer pixels change visibly.")
+flags.DEFINE_float("scale", 0.5, "Scale of the written picture (tiles are 440 px tall).")
 
 
 def crop(image, centre, half_h, half_w, out_hw):
@@ -54,8 +63,12 @@ def main(argv):
         caster = shadows.Caster.from_world(cam, frame.vertices, gen.people.model.faces)
         kw = dict(assets=hdri_only, feet_px=feet, person_height_px=height_px, camera=cam,
                   floor_z=generate.floor_height(frame), occluder_p=0.0)
-        plain = compose.render(gb, np.random.SeedSequence([5, index]), **kw)
-        shaded = compose.render(gb, np.random.SeedSequence([5, index]), caster=caster, **kw)
+        if FLAGS.effect == "self_shadow":
+            without, with_ = dict(cloth_folds=False), dict(caster=caster, cloth_folds=False)
+        else:
+            without, with_ = dict(caster=caster, cloth_folds=False), dict(caster=caster)
+        plain = compose.render(gb, np.random.SeedSequence([5, index]), **kw, **without)
+        shaded = compose.render(gb, np.random.SeedSequence([5, index]), **kw, **with_)
         diff = np.abs(plain.image.astype(np.int32) - shaded.image.astype(np.int32)).sum(-1)
         if (diff > 30).sum() < FLAGS.min_changed:
             continue
@@ -67,7 +80,8 @@ def main(argv):
         d = np.repeat(np.clip(diff * 3, 0, 255).astype(np.uint8)[..., None], 3, -1)
         tiles.append(np.concatenate([crop(im, centre, half_h, half_w, out_hw)
                                      for im in (plain.image, shaded.image, d)], 1))
-        print(f"frame {index - 7}: light {shaded.light}, {int((diff > 30).sum())} px changed")
+        print(f"frame {index - 7}: light {shaded.light}, {shaded.look}, "
+              f"{int((diff > 30).sum())} px changed")
     if len(tiles) % 2:
         tiles.append(np.zeros_like(tiles[0]))
     gap = np.full((tiles[0].shape[0], 12, 3), 255, np.uint8)
@@ -75,9 +89,11 @@ def main(argv):
     grid = np.concatenate(rows, 0)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, 88] if FLAGS.out.lower().endswith((".jpg", ".jpeg")) else []
-    cv2.imwrite(FLAGS.out, cv2.resize(grid, (grid.shape[1] // 2, grid.shape[0] // 2),
-                                      interpolation=cv2.INTER_AREA)[..., ::-1], params)
-    print(f"wrote {FLAGS.out} ({len(tiles)} people: without, with self-shadow, |difference| x3)")
+    size = (round(grid.shape[1] * FLAGS.scale), round(grid.shape[0] * FLAGS.scale))
+    cv2.imwrite(FLAGS.out, cv2.resize(grid, size, interpolation=cv2.INTER_AREA)[..., ::-1],
+                params)
+    print(f"wrote {FLAGS.out} ({len(tiles)} people: without, with {FLAGS.effect}, "
+          "|difference| x3)")
 
 
 if __name__ == "__main__":

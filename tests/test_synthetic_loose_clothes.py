@@ -37,9 +37,9 @@ def _tight(**overrides):
 
 
 def _regions(gb, look):
-    """Garment masks ``[H, W]`` of a G-buffer (appearance._regions over its pixels)."""
+    """Garment masks ``[H, W]`` of a G-buffer (appearance.garment_regions over its pixels)."""
     m = gb.mask
-    flat = appearance._regions(look, gb.part[m], gb.along[m], gb.around[m])
+    flat = appearance.garment_regions(look, gb.part[m], gb.along[m], gb.around[m])
     out = {}
     for key, sel in flat.items():
         full = np.zeros(m.shape, bool)

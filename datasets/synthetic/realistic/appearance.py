@@ -326,7 +326,7 @@ def _on(part: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return _part_table(tuple(names))[part.astype(np.intp) + 1]
 
 
-def _regions(look: Look, part: np.ndarray, along: np.ndarray, around: np.ndarray
+def garment_regions(look: Look, part: np.ndarray, along: np.ndarray, around: np.ndarray
              ) -> Dict[str, np.ndarray]:
     """Boolean region masks (``top``, ``bottom``, ``shoes``, ``hair``, ``cap``) over pixels."""
     def on(*names):
@@ -486,7 +486,7 @@ def loosen(gbuffer: GBuffer, look: Look, px_per_m: float) -> GBuffer:
     edge = m0 & ~(cv2.erode(m0.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     eidx = np.flatnonzero(edge)
     e_part, e_along = part.flat[eidx], along.flat[eidx]
-    e_regions = _regions(look, e_part, e_along, around.flat[eidx])
+    e_regions = garment_regions(look, e_part, e_along, around.flat[eidx])
     standoff = np.zeros(m0.shape, np.float32)
     standoff.flat[eidx] = _standoff(look, e_regions, e_part, e_along) * px_per_m
     if standoff.max() >= 0.5:
@@ -504,7 +504,7 @@ def loosen(gbuffer: GBuffer, look: Look, px_per_m: float) -> GBuffer:
     if look.hair is not None and look.hair_fall > 0:
         head = _on(part, ("head", "neck")) & m0
         hidx = np.flatnonzero(head)
-        h_regions = _regions(look, part.flat[hidx], along.flat[hidx], around.flat[hidx])
+        h_regions = garment_regions(look, part.flat[hidx], along.flat[hidx], around.flat[hidx])
         hair = np.zeros(m0.shape, bool)
         hair.flat[hidx[h_regions["hair"] & ~h_regions["cap"]]] = True
         if hair.any():
@@ -552,7 +552,7 @@ def loosen(gbuffer: GBuffer, look: Look, px_per_m: float) -> GBuffer:
             cv2.fillConvexPoly(fill, hull, 1)
             inside = fill > 0
             legs = np.flatnonzero(inside & m0 & _on(part, _LEG_PARTS))
-            l_regions = _regions(look, part.flat[legs], along.flat[legs], around.flat[legs])
+            l_regions = garment_regions(look, part.flat[legs], along.flat[legs], around.flat[legs])
             bare = legs[~(l_regions["top"] | l_regions["bottom"] | l_regions["shoes"])]
             seeds = np.zeros(m0.shape, bool)
             seeds.flat[eidx[skirt]] = True
@@ -595,7 +595,7 @@ def paint(gbuffer, look: Look) -> Tuple[np.ndarray, np.ndarray]:
         _face(look, along[head], around[head], face_vals)
         vals[head] = face_vals
     spec = np.full(len(s), 0.25, np.float32)
-    regions = _regions(look, part, along, around)
+    regions = garment_regions(look, part, along, around)
     layers = [("bottom", look.bottom), ("top", look.top), ("shoes", look.shoes),
               ("hair", look.hair), ("cap", look.cap)]
     for key, garment in layers:

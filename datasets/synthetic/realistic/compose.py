@@ -23,7 +23,10 @@ changing one stage's draws never shifts another's):
    shadows itself from the light's key (:mod:`.shadows`: a shadow map from the light's
    dominant direction, used when its directionality is at least
    :data:`SELF_SHADOW_MIN_DIRECTIONALITY`; the penumbra widens from 4 mm to 5 cm as the
-   light gets diffuse): an arm across the chest in sunlight leaves a shadow on it.
+   light gets diffuse): an arm across the chest in sunlight leaves a shadow on it. Given
+   the camera, the clothes fold (:mod:`.folds`): rings round sleeves and trouser legs,
+   drape down the trunk and skirts, as a relief that bends the normals, so the folds are
+   lit from the scene's light, with darker valleys.
 4. *shadows*: a contact shadow -- soft dark ellipses on the background under each foot and a
    wider, fainter one under both (anisotropic Gaussians; widths 7% and 20% of the person's
    height in pixels, heights a quarter of that): what a ground plane's ambient occlusion
@@ -58,6 +61,7 @@ import numpy as np
 from mhp_tf_datasets.synthetic import scene as procedural
 from mhp_tf_datasets.synthetic.realistic import appearance
 from mhp_tf_datasets.synthetic.realistic import camera_effects
+from mhp_tf_datasets.synthetic.realistic import folds
 from mhp_tf_datasets.synthetic.realistic import lighting
 from mhp_tf_datasets.synthetic.realistic import shadows
 from mhp_tf_datasets.synthetic.realistic import stage
@@ -65,8 +69,8 @@ from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 
-STAGES = ("background", "light", "loosen", "self_shadow", "look", "shadow", "composite",
-          "occluders", "camera")
+STAGES = ("background", "light", "loosen", "self_shadow", "folds", "look", "shadow",
+          "composite", "occluders", "camera")
 EMPTY_ASSETS = Assets([], [], [], [])
 # Share of frames shot against the light (a dark person before a bright, burnt-out scene).
 BACKLIT_P = 0.1
@@ -311,7 +315,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
            person_height_px: Optional[float] = None, supersample: int = 1,
            occluder_p: float = 0.2, camera=None, floor_z: Optional[float] = None,
            person_distance: Optional[float] = None,
-           caster: Optional[shadows.Caster] = None) -> Rendered:
+           caster: Optional[shadows.Caster] = None, cloth_folds: bool = True) -> Rendered:
     """Shade ``gbuffer`` into a background with light, shadow, occluders and camera effects.
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
@@ -328,6 +332,9 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     ``caster``: the posed body mesh in the camera's coordinates; with it (and ``camera``,
     the G-buffer's pinhole) the person shadows itself (:mod:`.shadows`). Only the person's
     pixels change: every random draw is the same with and without it.
+
+    ``cloth_folds``: bend the cloth's normals by fold relief (:mod:`.folds`; needs
+    ``camera``). Again only the person's pixels change, and no other draw.
     """
     timings = {}
     clock = [time.perf_counter()]
@@ -387,12 +394,22 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         penumbra_px = px_per_m * (0.004 + 0.046 * (1.0 - directionality))
         visibility = shadows.self_shadow(gbuffer, camera, caster, direction, penumbra_px)[body]
     lap("self_shadow")
+    normals, fold_light = gbuffer.normal, None
+    if cloth_folds and camera is not None and body.any():
+        # a stream of its own (spawned after the six above), so every other draw is the
+        # same with and without folds
+        rng_folds = np.random.default_rng(seq.spawn(1)[0])
+        normals, fold_light, _ = folds.apply(gbuffer, look, folds.sample_folds(rng_folds, look),
+                                             camera)
+    lap("folds")
     albedo, gloss = appearance.paint(gbuffer, look)
     radiance = np.zeros(albedo.shape, np.float32)
-    radiance[body] = lighting.shade(albedo[body], gbuffer.normal[body], light, gloss[body],
+    radiance[body] = lighting.shade(albedo[body], normals[body], light, gloss[body],
                                     visibility)
     radiance *= exposure
     radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
+    if fold_light is not None:
+        radiance *= fold_light[..., None]
     coverage = gbuffer.mask.astype(np.float32)
     premult = radiance * coverage[..., None]
     # Far from the person (shadow, occluder placement) only the body's own silhouette
