@@ -150,44 +150,6 @@ def relief(look: appearance.Look, folds: Folds, part: np.ndarray, along: np.ndar
     return h, amp
 
 
-def _positions(gbuffer, camera, window: Tuple[slice, slice]) -> np.ndarray:
-    """Camera-space points ``[h, w, 3]`` of the G-buffer's pixels in ``window`` (NaN off
-    the person)."""
-    rows, cols = window
-    z = np.where(gbuffer.mask[window], gbuffer.depth[window], np.nan).astype(np.float32)
-    xs = ((np.arange(cols.start, cols.stop) - camera.cx) / camera.fx).astype(np.float32)
-    ys = ((np.arange(rows.start, rows.stop) - camera.cy) / camera.fy).astype(np.float32)
-    return np.stack([xs[None, :] * z, ys[:, None] * z, z], -1)
-
-
-def _surface_difference(points: np.ndarray, height: np.ndarray, axis: int
-                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel, the difference of position and height to the neighbour along ``axis``
-    (1: x, 0: y) that lies on the same surface: forward or backward, whichever has the
-    smaller depth step. Returns ``(dP [H, W, 3], dh [H, W], ok [H, W])``."""
-    def shifted(a, step):
-        out = np.full_like(a, np.nan)
-        src = [slice(None)] * a.ndim
-        dst = [slice(None)] * a.ndim
-        if step > 0:
-            src[axis], dst[axis] = slice(1, None), slice(None, -1)
-        else:
-            src[axis], dst[axis] = slice(None, -1), slice(1, None)
-        out[tuple(dst)] = a[tuple(src)]
-        return out
-
-    z = points[..., 2]
-    fwd_p, bwd_p = shifted(points, 1) - points, points - shifted(points, -1)
-    fwd_h, bwd_h = shifted(height, 1) - height, height - shifted(height, -1)
-    step_f = np.abs(np.nan_to_num(fwd_p[..., 2], nan=np.inf))
-    step_b = np.abs(np.nan_to_num(bwd_p[..., 2], nan=np.inf))
-    use_f = step_f <= step_b
-    dp = np.where(use_f[..., None], fwd_p, bwd_p)
-    dh = np.where(use_f, fwd_h, bwd_h)
-    ok = np.isfinite(z) & (np.minimum(step_f, step_b) <= MAX_DEPTH_STEP)
-    return np.nan_to_num(dp), np.nan_to_num(dh), ok
-
-
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
                      a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
@@ -198,29 +160,59 @@ def bump(gbuffer, height: np.ndarray, camera) -> np.ndarray:
     """The G-buffer's normals bent by ``height`` ``[H, W]`` (metres along the normal, 0 off
     the cloth): ``[H, W, 3]`` float32 unit vectors, unchanged where the height is flat or a
     pixel has no neighbour on its own surface in x or y. ``camera``: the G-buffer's pinhole
-    (``fx``, ``fy``, ``cx``, ``cy``). Works in the person's box (float32)."""
+    (``fx``, ``fy``, ``cx``, ``cy``).
+
+    Per pixel, positions and heights are differenced with the neighbour in x (and in y)
+    that lies on the same surface: right or left, whichever has the smaller depth step (the
+    right one on a tie), none if that step exceeds :data:`MAX_DEPTH_STEP`. Only pixels on
+    or next to the relief are visited."""
     mask = gbuffer.mask
     out = gbuffer.normal.astype(np.float32, copy=True)
-    ys, xs = np.nonzero(mask)
+    relief_px = (mask & (height != 0)).astype(np.uint8)
+    ys, xs = np.nonzero(cv2.dilate(relief_px, np.ones((3, 3), np.uint8)) & mask)
     if len(ys) == 0:
         return out
     hh, ww = mask.shape
-    window = (slice(max(ys.min() - 1, 0), min(ys.max() + 2, hh)),
-              slice(max(xs.min() - 1, 0), min(xs.max() + 2, ww)))
-    normal = out[window]
-    h = np.where(mask[window], height[window], 0.0).astype(np.float32)
-    points = _positions(gbuffer, camera, window)
-    dpdx, dhdx, ok_x = _surface_difference(points, h, 1)
-    dpdy, dhdy, ok_y = _surface_difference(points, h, 0)
+    stride = ww + 2
+    z = np.full((hh + 2, ww + 2), np.nan, np.float32)
+    z[1:-1, 1:-1] = np.where(mask, gbuffer.depth, np.nan)
+    h = np.zeros((hh + 2, ww + 2), np.float32)
+    h[1:-1, 1:-1] = np.where(mask, height, 0.0)
+    z, h = z.ravel(), h.ravel()
+    ys, xs = ys.astype(np.int64), xs.astype(np.int64)
+    centre = (ys + 1) * stride + xs + 1
+    zc = z[centre]
+
+    def point(yy, xx, zz):
+        return np.stack([(xx - camera.cx) / camera.fx * zz, (yy - camera.cy) / camera.fy * zz,
+                         zz], -1).astype(np.float32)
+
+    pc = point(ys, xs, zc)
+
+    def difference(offset, dy, dx):
+        after, before = z[centre + offset], z[centre - offset]
+        step_a = np.abs(np.nan_to_num(after - zc, nan=np.inf))
+        step_b = np.abs(np.nan_to_num(before - zc, nan=np.inf))
+        use_a = step_a <= step_b
+        sign = np.where(use_a, 1, -1)
+        nz = np.where(use_a, after, before)
+        dp = sign[:, None] * (point(ys + sign * dy, xs + sign * dx, nz) - pc)
+        dh = sign * (h[centre + sign * offset] - h[centre])
+        ok = np.minimum(step_a, step_b) <= MAX_DEPTH_STEP
+        return np.nan_to_num(dp), dh, ok
+
+    dpdx, dhdx, ok_x = difference(1, 0, 1)
+    dpdy, dhdy, ok_y = difference(stride, 1, 0)
+    normal = out[ys, xs]
     # Mikkelsen's surface gradient: bent = |det| n - sign(det) (dh/dx R1 + dh/dy R2)
     r1 = _cross(dpdy, normal)
     r2 = _cross(normal, dpdx)
     det = (dpdx * r1).sum(-1)
-    grad = np.sign(det)[..., None] * (dhdx[..., None] * r1 + dhdy[..., None] * r2)
-    bent = np.abs(det)[..., None] * normal - grad
+    grad = np.sign(det)[:, None] * (dhdx[:, None] * r1 + dhdy[:, None] * r2)
+    bent = np.abs(det)[:, None] * normal - grad
     length = np.sqrt((bent * bent).sum(-1))
-    use = ok_x & ok_y & mask[window] & (np.abs(det) > 0) & (length > 0)
-    normal[use] = bent[use] / length[use][:, None]
+    use = ok_x & ok_y & (np.abs(det) > 0) & (length > 0)
+    out[ys[use], xs[use]] = bent[use] / length[use][:, None]
     return out
 
 
