@@ -70,9 +70,10 @@ def _capsule(size: int, n: int) -> float:
 
 def _realistic_generator(people, size: int, n: int, shader: str):
     """Images/s of whole realistic examples, and the look stage's mean ms per step."""
+    from mhp_tf_datasets.synthetic.builder import BYSTANDER_P
     from mhp_tf_datasets.synthetic.realistic import generate
-    gen = generate.RealisticGenerator(generate.RealisticConfig(image_size=size, mocap=False),
-                                      "train", people=people, shader=shader)
+    cfg = generate.RealisticConfig(image_size=size, mocap=False, bystander_p=BYSTANDER_P)
+    gen = generate.RealisticGenerator(cfg, "train", people=people, shader=shader)
     gen.example(10 ** 6)  # warm-up on another clip (and the scene assets' loading)
     steps = getattr(gen.shader, "timings_ms", None)
     if steps is not None:
@@ -87,7 +88,8 @@ def _realistic_generator(people, size: int, n: int, shader: str):
 def _parallel(size: int, n: int, workers: int) -> float:
     """Wall-clock images/s of ``render_encoded`` (the tfds build's path) with ``workers``."""
     from mhp_tf_datasets.synthetic import generate
-    cfg = generate.GeneratorConfig(image_size=size, mocap=False)
+    from mhp_tf_datasets.synthetic.builder import BYSTANDER_P
+    cfg = generate.GeneratorConfig(image_size=size, mocap=False, bystander_p=BYSTANDER_P)
     list(generate.render_encoded(cfg, "train", range(8), None, 92, 1, "realistic"))  # assets
     t = time.perf_counter()
     for _ in generate.render_encoded(cfg, "train", range(n), None, 92, workers, "realistic"):

@@ -6,6 +6,8 @@ with, difference x3) crops round the person. Effects:
 
 * ``self_shadow`` (builder 1.6.0): the posed mesh as shadow caster (:mod:`.shadows`);
 * ``folds`` (builder 1.7.0): cloth fold relief (:mod:`.folds`), both renders self-shadowed.
+* ``bystanders`` (builder 1.7.0): another person partly in view
+  (:meth:`.generate.RealisticGenerator.bystander`); whole frames instead of crops.
 
 Only the CC0 HDRIs of the scene assets are used (procedural backdrops, no photos or
 textures), so the pictures can be committed. Frames are taken in index order, skipping those
@@ -15,6 +17,8 @@ key behind the person).
     python scripts/preview_shading.py --effect=self_shadow --out=docs/self_shadow.jpg
     python scripts/preview_shading.py --effect=folds --rows=2 --scale=0.8 --min_changed=1000 \
         --out=docs/cloth_folds.jpg
+    python scripts/preview_shading.py --effect=bystanders --rows=2 --scale=0.6 \
+        --min_changed=2000 --out=docs/bystanders.jpg
 """
 
 import os
@@ -30,7 +34,8 @@ from mhp_tf_datasets.synthetic.realistic import generate
 from mhp_tf_datasets.synthetic.realistic import shadows
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("effect", "self_shadow", ["self_shadow", "folds"], "What to show.")
+flags.DEFINE_enum("effect", "self_shadow", ["self_shadow", "folds", "bystanders"],
+                  "What to show.")
 flags.DEFINE_string("out", "/tmp/shading.jpg", "Output picture (.jpg: quality 88, or .png).")
 flags.DEFINE_integer("rows", 3, "People shown (two per row).")
 flags.DEFINE_integer("size", 320, "Render size in pixels (the realistic configs' 320).")
@@ -65,8 +70,13 @@ def main(argv):
                   floor_z=generate.floor_height(frame), occluder_p=0.0)
         if FLAGS.effect == "self_shadow":
             without, with_ = dict(cloth_folds=False), dict(caster=caster, cloth_folds=False)
-        else:
+        elif FLAGS.effect == "folds":
             without, with_ = dict(caster=caster, cloth_folds=False), dict(caster=caster)
+        else:
+            other = gen.bystander(np.random.default_rng([5, index]), frame, cam, gb)
+            if other is None:
+                continue
+            without, with_ = dict(caster=caster), dict(caster=caster, bystanders=[other])
         plain = compose.render(gb, np.random.SeedSequence([5, index]), **kw, **without)
         shaded = compose.render(gb, np.random.SeedSequence([5, index]), **kw, **with_)
         diff = np.abs(plain.image.astype(np.int32) - shaded.image.astype(np.int32)).sum(-1)
@@ -77,6 +87,9 @@ def main(argv):
         half_h = int(0.55 * (ys.max() - ys.min() + 1)) + 4
         half_w = int(half_h * 0.7)
         out_hw = (440, 308)
+        if FLAGS.effect == "bystanders":  # the whole frame: neighbours sit at its edges
+            centre, half_h, half_w, out_hw = (FLAGS.size / 2,) * 2, FLAGS.size // 2, \
+                FLAGS.size // 2, (440, 440)
         d = np.repeat(np.clip(diff * 3, 0, 255).astype(np.uint8)[..., None], 3, -1)
         tiles.append(np.concatenate([crop(im, centre, half_h, half_w, out_hw)
                                      for im in (plain.image, shaded.image, d)], 1))

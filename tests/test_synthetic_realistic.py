@@ -554,3 +554,42 @@ def test_realistic_render_encoded_identical_for_any_worker_count():
     for (_, a, _), (_, b, _) in zip(one, two):
         assert a["image"] == b["image"]
         np.testing.assert_array_equal(a["joints_img"], b["joints_img"])
+
+
+def test_bystanders_come_from_the_split_and_leave_the_labels_alone(people):
+    """With bystander_p=1 most frames get another person: the labels and every other draw
+    stay those of bystander_p=0, the pixels change, the other person is partly in view and
+    hides at most half of the person, and its body comes from the split's own pool."""
+    from mhp_tf_datasets.synthetic.realistic import generate as rgen
+    cfg = rgen.RealisticConfig(image_size=96, frames_per_clip=6, examples_per_clip=2,
+                               frame_margin=(1.5, 1.56))
+    crowd = dataclasses.replace(cfg, bystander_p=1.0)
+    drawn = 0
+    for split in ("train", "test"):
+        alone = rgen.RealisticGenerator(cfg, split, people=people)
+        gen = rgen.RealisticGenerator(crowd, split, people=people)
+        for i in range(3):
+            image, labels, frame, camera, gb = gen.render(i)
+            plain, plain_labels, _, _, _ = alone.render(i)
+            for key in ("joints_img", "joints_cam", "joints_vis", "bbox"):
+                np.testing.assert_array_equal(labels[key], plain_labels[key])
+            if gen.shader.last.bystanders:
+                drawn += 1
+                assert (np.abs(image.astype(int) - plain).sum(-1) > 30).sum() >= 10
+                assert gen.shader.last.person_alpha.sum() >= \
+                    0.45 * alone.shader.last.person_alpha.sum()
+            else:
+                np.testing.assert_array_equal(image, plain)
+        ids = sorted(gen._bystander_persons)
+        assert ids and all((b >= 10000) == (split == "test") for b in ids)
+        assert all(b % 10000 < rgen.BYSTANDER_BODIES for b in ids)
+        rng = np.random.default_rng(5)
+        _, _, frame, camera, gb = gen.render(0)
+        other = gen.bystander(rng, frame, camera, gb)
+        if other is not None:
+            assert 0 < other.gbuffer.mask.sum() < other.gbuffer.mask.size
+            hides = other.gbuffer.mask & gb.mask & (other.gbuffer.depth < gb.depth)
+            assert hides.sum() <= 0.5 * gb.mask.sum()
+    assert drawn >= 3
+    with pytest.raises(ValueError, match="bystander_p must be in"):
+        rgen.RealisticConfig(bystander_p=1.5)

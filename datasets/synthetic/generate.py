@@ -67,6 +67,9 @@ class GeneratorConfig:
     # of the person's box (realistic.generate.crop_camera). The pipeline crops 1.25 x the box,
     # so that crop spans image_size * 1.25 / margin source pixels.
     frame_margin: Tuple[float, float] = DEFAULT_FRAME_MARGIN
+    # Realistic family: share of frames with another person partly in view (unlabelled; see
+    # realistic.generate.RealisticGenerator.bystander).
+    bystander_p: float = 0.0
 
     def __post_init__(self):
         if self.mocap not in (True, False, "auto"):
@@ -77,6 +80,8 @@ class GeneratorConfig:
             raise ValueError("procedural_fraction must be in [0, 1]")
         if not 0.0 <= self.everyday_fraction <= 1.0:
             raise ValueError("everyday_fraction must be in [0, 1]")
+        if not 0.0 <= self.bystander_p <= 1.0:
+            raise ValueError(f"bystander_p must be in [0, 1], got {self.bystander_p}")
         lo, hi = self.frame_margin
         if not 1.0 <= lo <= hi:
             raise ValueError(f"frame_margin must be (lo, hi) with 1 <= lo <= hi, got "

@@ -36,7 +36,9 @@ changing one stage's draws never shifts another's):
    shadow (and the occluder placement, 6.) use the body's silhouette widened evenly by the
    look's mean cloth standoff rather than the dressed one: the dressed outline depends on
    the part labels, and these reach far from the person.
-5. *compositing* with antialiased edges: if the G-buffer has ``k`` times the output's size
+5. *bystanders* (given by the generator): other people seen by the same camera, each dressed
+   and lit like the person with its own look and shadows, behind or in front of it by depth.
+   *compositing* with antialiased edges: if the G-buffer has ``k`` times the output's size
    (``supersample=k``) the premultiplied person and its coverage are area-averaged; otherwise
    the one-pixel band round the silhouette is blurred (Gaussian, sigma 0.7 px) in
    premultiplied form.
@@ -48,7 +50,8 @@ changing one stage's draws never shifts another's):
 Labels never reach the pixels: parts, ``along`` and ``around`` only choose materials inside
 the person's mask and, through the loose cloth, a few centimetres round it; further out the
 image depends on the person only through the shadows on the ground, the occluder placement
-(beside the person's box) and the blur of the camera.
+(beside the person's box), where bystanders stand (beside its pelvis, hiding at most half of
+it) and the blur of the camera.
 """
 
 import dataclasses
@@ -67,10 +70,11 @@ from mhp_tf_datasets.synthetic.realistic import shadows
 from mhp_tf_datasets.synthetic.realistic import stage
 from mhp_tf_datasets.synthetic.realistic.assets import Assets
 from mhp_tf_datasets.synthetic.realistic.camera_effects import srgb_to_linear
+from mhp_tf_datasets.synthetic.realistic.gbuffer import GBuffer
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 
 STAGES = ("background", "light", "loosen", "self_shadow", "folds", "look", "shadow",
-          "composite", "occluders", "camera")
+          "bystanders", "composite", "occluders", "camera")
 EMPTY_ASSETS = Assets([], [], [], [])
 # Share of frames shot against the light (a dark person before a bright, burnt-out scene).
 BACKLIT_P = 0.1
@@ -87,6 +91,27 @@ class Rendered:
     light: str
     look: str
     timings_ms: Dict[str, float]
+    bystanders: int = 0          # other people drawn (partly) into the frame
+
+
+@dataclasses.dataclass
+class Bystander:
+    """Another person in the scene, seen by the same camera: not labelled, drawn with a look
+    of its own, in front of or behind the person by depth, with its own shadows."""
+
+    gbuffer: GBuffer
+    caster: Optional[shadows.Caster] = None   # its posed mesh (self-shadowing)
+    feet_px: Optional[np.ndarray] = None      # shadow placement, as for the person
+    person_height_px: Optional[float] = None
+
+
+@dataclasses.dataclass
+class _Layer:
+    premult: np.ndarray   # [h, w, 3] premultiplied linear radiance (output size)
+    coverage: np.ndarray  # [h, w]
+    outline: np.ndarray   # [h, w]: the body's silhouette widened by the mean standoff
+    depth: np.ndarray     # [gh, gw]: the dressed person's depth (G-buffer size)
+    mask: np.ndarray      # [gh, gw]: the dressed person's pixels
 
 
 def background(rng: np.random.Generator, height: int, width: int,
@@ -311,11 +336,59 @@ def occluder(rng: np.random.Generator, height: int, width: int,
     return (colour * shade * rng.uniform(0.6, 1.0)).astype(np.float32), alpha
 
 
+def _person_layer(gbuffer, look, light: lighting.Light, exposure, camera,
+                  caster: Optional[shadows.Caster], person_height_px: Optional[float],
+                  k: int, ao_strength: float, folds_seq: Optional[np.random.SeedSequence],
+                  lap=lambda name: None) -> _Layer:
+    """One dressed, lit person as a premultiplied layer (see :func:`render`, step 3)."""
+    h, w = gbuffer.shape[0] // k, gbuffer.shape[1] // k
+    px_per_m = pixels_per_metre(gbuffer, camera, person_height_px)
+    body_mask = gbuffer.mask
+    gbuffer = appearance.loosen(gbuffer, look, px_per_m)
+    lap("loosen")
+    body = gbuffer.mask  # shading is per pixel: only the dressed person's pixels need it
+    visibility = None
+    direction, directionality = light.dominant_direction()
+    if (caster is not None and camera is not None and body.any()
+            and directionality >= SELF_SHADOW_MIN_DIRECTIONALITY):
+        penumbra_px = px_per_m * (0.004 + 0.046 * (1.0 - directionality))
+        visibility = shadows.self_shadow(gbuffer, camera, caster, direction, penumbra_px)[body]
+    lap("self_shadow")
+    normals, fold_light = gbuffer.normal, None
+    if folds_seq is not None and camera is not None and body.any():
+        rng_folds = np.random.default_rng(folds_seq)
+        normals, fold_light, _ = folds.apply(gbuffer, look, folds.sample_folds(rng_folds, look),
+                                             camera)
+    lap("folds")
+    albedo, gloss = appearance.paint(gbuffer, look)
+    radiance = np.zeros(albedo.shape, np.float32)
+    radiance[body] = lighting.shade(albedo[body], normals[body], light, gloss[body],
+                                    visibility)
+    radiance *= exposure
+    radiance *= ambient_occlusion(gbuffer, ao_strength)[..., None]
+    if fold_light is not None:
+        radiance *= fold_light[..., None]
+    coverage = gbuffer.mask.astype(np.float32)
+    premult = radiance * coverage[..., None]
+    # Far from the person (shadow, occluder placement) only the body's own silhouette
+    # counts, grown by the look's mean standoff: that is label-free, as the cloth is not.
+    outline = _outline(body_mask, 0.5 * (look.top_loose + look.bottom_loose) * px_per_m)
+    if k > 1:
+        premult = cv2.resize(premult, (w, h), interpolation=cv2.INTER_AREA)
+        coverage = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
+        outline = cv2.resize(outline, (w, h), interpolation=cv2.INTER_AREA)
+    else:
+        premult, coverage = _soft_edges(premult, coverage)
+    lap("look")
+    return _Layer(premult, coverage, outline, gbuffer.depth, gbuffer.mask)
+
+
 def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.ndarray] = None,
            person_height_px: Optional[float] = None, supersample: int = 1,
            occluder_p: float = 0.2, camera=None, floor_z: Optional[float] = None,
            person_distance: Optional[float] = None,
-           caster: Optional[shadows.Caster] = None, cloth_folds: bool = True) -> Rendered:
+           caster: Optional[shadows.Caster] = None, cloth_folds: bool = True,
+           bystanders: Sequence[Bystander] = ()) -> Rendered:
     """Shade ``gbuffer`` into a background with light, shadow, occluders and camera effects.
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
@@ -335,6 +408,12 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
 
     ``cloth_folds``: bend the cloth's normals by fold relief (:mod:`.folds`; needs
     ``camera``). Again only the person's pixels change, and no other draw.
+
+    ``bystanders``: other people seen by the same camera (:class:`Bystander`), each dressed
+    and lit like the person with a look of its own, casting its own shadows, and drawn in
+    front of or behind the person by depth. Their draws come from a stream of their own:
+    without them every pixel is as before. ``person_alpha`` is the person's coverage left
+    visible by occluders and bystanders in front.
     """
     timings = {}
     clock = [time.perf_counter()]
@@ -382,46 +461,14 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         exposure = exposure * rng_light.uniform(0.25, 0.6)
     lap("light")
     look = appearance.sample_look(rng_look, assets.cloth_textures)
-    px_per_m = pixels_per_metre(gbuffer, camera, person_height_px)
-    body_mask = gbuffer.mask
-    gbuffer = appearance.loosen(gbuffer, look, px_per_m)
-    lap("loosen")
-    body = gbuffer.mask  # shading is per pixel: only the dressed person's pixels need it
-    visibility = None
+    ao_strength = rng_look.uniform(0.3, 0.6)
+    # the fold draws and the bystanders' come from streams spawned after the six above, so
+    # every other draw is the same with and without them
+    folds_seq, others_seq = seq.spawn(2)
+    main = _person_layer(gbuffer, look, light, exposure, camera, caster, person_height_px, k,
+                         ao_strength, folds_seq if cloth_folds else None, lap)
+    premult, coverage, outline = main.premult, main.coverage, main.outline
     direction, directionality = light.dominant_direction()
-    if (caster is not None and camera is not None and body.any()
-            and directionality >= SELF_SHADOW_MIN_DIRECTIONALITY):
-        penumbra_px = px_per_m * (0.004 + 0.046 * (1.0 - directionality))
-        visibility = shadows.self_shadow(gbuffer, camera, caster, direction, penumbra_px)[body]
-    lap("self_shadow")
-    normals, fold_light = gbuffer.normal, None
-    if cloth_folds and camera is not None and body.any():
-        # a stream of its own (spawned after the six above), so every other draw is the
-        # same with and without folds
-        rng_folds = np.random.default_rng(seq.spawn(1)[0])
-        normals, fold_light, _ = folds.apply(gbuffer, look, folds.sample_folds(rng_folds, look),
-                                             camera)
-    lap("folds")
-    albedo, gloss = appearance.paint(gbuffer, look)
-    radiance = np.zeros(albedo.shape, np.float32)
-    radiance[body] = lighting.shade(albedo[body], normals[body], light, gloss[body],
-                                    visibility)
-    radiance *= exposure
-    radiance *= ambient_occlusion(gbuffer, rng_look.uniform(0.3, 0.6))[..., None]
-    if fold_light is not None:
-        radiance *= fold_light[..., None]
-    coverage = gbuffer.mask.astype(np.float32)
-    premult = radiance * coverage[..., None]
-    # Far from the person (shadow, occluder placement) only the body's own silhouette
-    # counts, grown by the look's mean standoff: that is label-free, as the cloth is not.
-    outline = _outline(body_mask, 0.5 * (look.top_loose + look.bottom_loose) * px_per_m)
-    if k > 1:
-        premult = cv2.resize(premult, (w, h), interpolation=cv2.INTER_AREA)
-        coverage = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
-        outline = cv2.resize(outline, (w, h), interpolation=cv2.INTER_AREA)
-    else:
-        premult, coverage = _soft_edges(premult, coverage)
-    lap("look")
     if feet_px is not None and person_height_px:
         feet, height_px = np.asarray(feet_px) / k, person_height_px / k
         bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
@@ -429,7 +476,40 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         bg = bg * cast_shadow(outline, feet, height_px, direction, strength,
                               rng_shadow.uniform(0.15, 0.45))[..., None]
     lap("shadow")
-    image = bg * (1.0 - coverage[..., None]) + premult
+    layers = []  # (layer, share of each pixel where it is in front of the person)
+    rng_others = np.random.default_rng(others_seq)
+    for other in bystanders:
+        if not other.gbuffer.mask.any():
+            continue
+        o_look = appearance.sample_look(rng_others, assets.cloth_textures)
+        o_ao = rng_others.uniform(0.3, 0.6)
+        o_folds = others_seq.spawn(1)[0] if cloth_folds else None
+        layer = _person_layer(other.gbuffer, o_look, light, exposure, camera, other.caster,
+                              other.person_height_px, k, o_ao, o_folds)
+        if other.feet_px is not None and other.person_height_px:
+            feet, height_px = np.asarray(other.feet_px) / k, other.person_height_px / k
+            bg = bg * contact_shadow(h, w, feet, height_px,
+                                     rng_others.uniform(0.3, 0.65))[..., None]
+            bg = bg * cast_shadow(layer.outline, feet, height_px, direction,
+                                  rng_others.uniform(0.5, 0.9) * directionality,
+                                  rng_others.uniform(0.15, 0.45))[..., None]
+        front = (layer.mask & (~main.mask | (layer.depth < main.depth))).astype(np.float32)
+        if k > 1:
+            front = cv2.resize(front, (w, h), interpolation=cv2.INTER_AREA)
+        layers.append((layer, front))
+    lap("bystanders")
+    # behind the person: the bystanders over the background; then the person; then those
+    # in front of it (per pixel, by depth)
+    image = bg
+    for layer, front in layers:
+        image = image * (1.0 - (layer.coverage * (1.0 - front))[..., None]) + \
+            layer.premult * (1.0 - front)[..., None]
+    image = image * (1.0 - coverage[..., None]) + premult
+    hidden = np.zeros((h, w), np.float32)
+    for layer, front in layers:
+        image = image * (1.0 - (layer.coverage * front)[..., None]) + \
+            layer.premult * front[..., None]
+        hidden = 1.0 - (1.0 - hidden) * (1.0 - layer.coverage * front)
     lap("composite")
     occ_alpha = np.zeros((h, w), np.float32)
     if rng_occ.random() < occluder_p:
@@ -440,6 +520,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     fx = camera_effects.sample_effects(rng_cam, max(h, w))
     out = camera_effects.apply_effects(image, fx, rng_cam)
     lap("camera")
-    return Rendered(image=out, person_alpha=coverage * (1.0 - occ_alpha),
+    return Rendered(image=out, person_alpha=coverage * (1.0 - occ_alpha) * (1.0 - hidden),
                     occluder_alpha=occ_alpha, background=bg_name, light=light.name,
-                    look=appearance.describe(look), timings_ms=timings)
+                    look=appearance.describe(look), timings_ms=timings,
+                    bystanders=len(layers))

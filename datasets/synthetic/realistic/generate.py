@@ -47,6 +47,7 @@ from mhp_tf_datasets.synthetic.generate import DEFAULT_FRAME_MARGIN
 from mhp_tf_datasets.synthetic.generate import ExampleGenerator
 from mhp_tf_datasets.synthetic.generate import GeneratorConfig
 from mhp_tf_datasets.synthetic.generate import load_clips
+from mhp_tf_datasets.synthetic.generate import TEST_BODY_OFFSET
 from mhp_tf_datasets.synthetic.realistic import assets as assets_lib
 from mhp_tf_datasets.synthetic.realistic import compose
 from mhp_tf_datasets.synthetic.realistic import gbuffer as gbuffer_lib
@@ -136,13 +137,15 @@ class LookShader:
                  rng: np.random.Generator, feet_px: Optional[np.ndarray] = None,
                  person_height_px: Optional[float] = None, floor_z: Optional[float] = None,
                  person_distance: Optional[float] = None,
-                 caster: Optional[shadows_lib.Caster] = None) -> np.ndarray:
+                 caster: Optional[shadows_lib.Caster] = None,
+                 bystanders: Tuple[compose.Bystander, ...] = ()) -> np.ndarray:
         if self.assets is None:
             self.assets = scene_assets(self.download)
         seed = np.random.SeedSequence(rng.integers(1 << 63, size=2).tolist())
         out = compose.render(gb, seed, self.assets, feet_px, person_height_px,
                              occluder_p=self.occluder_p, camera=camera, floor_z=floor_z,
-                             person_distance=person_distance, caster=caster)
+                             person_distance=person_distance, caster=caster,
+                             bystanders=bystanders)
         self.last = out
         for step, ms in out.timings_ms.items():
             self.timings_ms[step] = self.timings_ms.get(step, 0.0) + ms
@@ -215,6 +218,13 @@ def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
     return cam.crop(x0, y0, size / side, size, size)
 
 
+# Bystanders are drawn from the first BYSTANDER_BODIES bodies of the split's pool (so their
+# rest meshes stay cached), each time with a new look, pose and place.
+BYSTANDER_BODIES = 16
+BYSTANDER_TRIES = 4
+BYSTANDER_CLIP_FRAMES = 12  # a procedural bystander's clip: one frame of it is used
+
+
 class RealisticGenerator(ExampleGenerator):
     """Renders the examples of one split; ``example(i)`` is independent of any other index.
 
@@ -231,20 +241,83 @@ class RealisticGenerator(ExampleGenerator):
             download=config.download)
         self.shader = make_shader(shader, config.download)
         self._persons: Dict[int, people_lib.Person] = {}
+        self._bystander_persons: Dict[int, people_lib.Person] = {}
         self._clip_cache: Tuple[int, tuple] = (-1, None)
 
-    def person(self, body_id: int) -> people_lib.Person:
-        if body_id not in self._persons:
-            if len(self._persons) >= 32:
-                self._persons.clear()
+    def person(self, body_id: int, cache: Optional[Dict[int, people_lib.Person]] = None
+               ) -> people_lib.Person:
+        cache = self._persons if cache is None else cache
+        if body_id not in cache:
+            if len(cache) >= 32:
+                cache.clear()
             rng = np.random.default_rng([self.config.seed, 13, body_id])
             shape = self.people.model.sample_shape(rng)
-            self._persons[body_id] = self.people.person(shape)
-        return self._persons[body_id]
+            cache[body_id] = self.people.person(shape)
+        return cache[body_id]
 
-    def source_points(self, rng: np.random.Generator, clip_index: int):
-        """``(name, first frame, points (T, 20, 3))`` of clip ``clip_index``."""
+    def bystander(self, rng: np.random.Generator, frame: people_lib.Frame,
+                  camera: scene.Camera, gb: gbuffer_lib.GBuffer
+                  ) -> Optional[compose.Bystander]:
+        """Another person partly in view of ``camera``, or ``None`` when
+        :data:`BYSTANDER_TRIES` places all fail. A body of the split's pool (one of the
+        first :data:`BYSTANDER_BODIES`) in one frame of a clip of the split (mocap or
+        procedural, as the person's), turned to any heading and stood 0.7-1.8 m to the side
+        of the person and 1.5 m nearer to 3 m further from the camera. A place is kept if
+        the body lies in front of the camera, 5-70 % of its vertices fall in the frame (the
+        frame is cut round the person, so a neighbour is cut by its edge) and it hides at
+        most half of the person."""
         cfg = self.config
+        pool = cfg.train_bodies if self.split == "train" else cfg.test_bodies
+        k = int(rng.integers(min(BYSTANDER_BODIES, pool)))
+        body_id = k if self.split == "train" else TEST_BODY_OFFSET + k
+        person = self.person(body_id, self._bystander_persons)
+        _, _, points = self.source_points(rng, -1, frames=BYSTANDER_CLIP_FRAMES)
+        t = int(rng.integers(len(points)))
+        base = self.people.frame(person, self.people.pose(person, points[t:t + 1], rng), 0)
+        pelvis = base.points[pose_lib.P["Pelvis"]]
+        centre = frame.points[pose_lib.P["Pelvis"]][:2]
+        # the camera's right and forward axes (rows of R) laid on the ground
+        right, forward = camera.R[0, :2].copy(), camera.R[2, :2].copy()
+        right /= max(np.linalg.norm(right), 1e-9)
+        forward /= max(np.linalg.norm(forward), 1e-9)
+        for _ in range(BYSTANDER_TRIES):
+            side = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.7, 1.8))
+            ahead = float(rng.uniform(-1.5, 3.0))
+            yaw = float(rng.uniform(0.0, 2 * np.pi))
+            c, s_ = np.cos(yaw), np.sin(yaw)
+            turn = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+            shift = np.append(centre + side * right + ahead * forward, pelvis[2])
+
+            def place(p):
+                return (np.asarray(p, np.float64) - pelvis) @ turn.T + shift
+
+            other = people_lib.Frame(
+                vertices=place(base.vertices).astype(np.float32),
+                normals=(base.normals @ turn.T).astype(np.float32),
+                heads=place(base.heads), points=place(base.points))
+            in_cam = camera.world_to_camera(other.vertices)
+            if in_cam[:, 2].min() < 0.3:
+                continue
+            uv = camera.project(in_cam)
+            inside = ((uv[:, 0] >= 0) & (uv[:, 0] < camera.width) & (uv[:, 1] >= 0)
+                      & (uv[:, 1] < camera.height))
+            if not 0.05 <= inside.mean() <= 0.7:
+                continue
+            other_gb = self.people.render(other, camera)
+            hides = other_gb.mask & gb.mask & (other_gb.depth < gb.depth)
+            if not other_gb.mask.any() or hides.sum() > 0.5 * gb.mask.sum():
+                continue
+            feet_px, height_px = shadow_placement(other, camera)
+            # no self-shadow map for a neighbour (most of it is out of the frame): cost
+            return compose.Bystander(other_gb, None, feet_px, height_px)
+        return None
+
+    def source_points(self, rng: np.random.Generator, clip_index: int,
+                      frames: Optional[int] = None):
+        """``(name, first frame, points (T, 20, 3))`` of clip ``clip_index``; ``frames``
+        (default: the config's ``frames_per_clip``) is the length of a procedural clip."""
+        cfg = self.config
+        frames = cfg.frames_per_clip if frames is None else int(frames)
         if self.clip_names and rng.random() >= cfg.procedural_fraction:
             name = self.clip_names[int(rng.integers(len(self.clip_names)))]
             frames = self.clips[name]
@@ -257,9 +330,9 @@ class RealisticGenerator(ExampleGenerator):
             return name, start, points
         body = sample_body(int(rng.integers(1 << 30)), cfg.seed)
         if cfg.everyday_fraction > 0 and rng.random() < cfg.everyday_fraction:
-            points, _ = pose_lib.everyday_clip(rng, body, cfg.frames_per_clip)
+            points, _ = pose_lib.everyday_clip(rng, body, frames)
             return f"everyday_{self.split}_{clip_index:05d}", 0, points
-        points, _ = pose_lib.sample_clip(rng, body, cfg.frames_per_clip)
+        points, _ = pose_lib.sample_clip(rng, body, frames)
         return f"proc_{self.split}_{clip_index:05d}", 0, points
 
     def clip(self, clip_index: int):
@@ -290,8 +363,14 @@ class RealisticGenerator(ExampleGenerator):
                 frame.points[pose_lib.P["Pelvis"]])))
             caster = shadows_lib.Caster.from_world(camera, frame.vertices,
                                                    self.people.model.faces)
+            others = ()
+            # a stream of its own: every other draw is the same with and without bystanders
+            brng = np.random.default_rng([cfg.seed, self.split_id, 17, index])
+            if cfg.bystander_p > 0 and brng.random() < cfg.bystander_p:
+                other = self.bystander(brng, frame, camera, gb)
+                others = () if other is None else (other,)
             image = self.shader(gb, camera, rng, feet_px, height_px, floor_z=floor_z,
-                                person_distance=distance, caster=caster)
+                                person_distance=distance, caster=caster, bystanders=others)
         else:
             image = self.shader(gb, camera, rng, feet_px, height_px)
         if image.shape != (size, size, 3) or image.dtype != np.uint8:
