@@ -6,22 +6,13 @@ import numpy as np
 from mhp_tf_datasets.synthetic import scene
 from mhp_tf_datasets.synthetic.realistic import compose
 from mhp_tf_datasets.synthetic.realistic.gbuffer import GBuffer
-from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
+from synthetic_helpers import flat_patch
 
 SIZE = 96
 
 
 def _patch(rows, cols, depth):
-    """A flat chest-part patch facing the camera at ``depth`` m over ``rows`` x ``cols``."""
-    gb = GBuffer.empty(SIZE, SIZE)
-    gb.mask[rows, cols] = True
-    gb.depth[rows, cols] = depth
-    gb.normal[rows, cols] = [0.0, 0.0, -1.0]
-    gb.part[rows, cols] = PART["chest"]
-    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-    gb.along[rows, cols] = (1.0 - ys / SIZE)[rows, cols]
-    gb.around[rows, cols] = (0.3 + 0.4 * xs / SIZE)[rows, cols]
-    return gb
+    return flat_patch(SIZE, rows, cols, depth)
 
 
 def _render(person, others=(), seed=11):

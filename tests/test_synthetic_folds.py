@@ -15,6 +15,7 @@ from mhp_tf_datasets.synthetic.realistic import lighting
 from mhp_tf_datasets.synthetic.realistic.gbuffer import GBuffer
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PART
 from mhp_tf_datasets.synthetic.realistic.gbuffer import PARTS
+from synthetic_helpers import flat_patch
 
 
 def _unit(v):
@@ -163,18 +164,9 @@ def test_folds_too_fine_for_the_pixels_fade_out():
 
 
 def _patch_gbuffer(size=96):
-    """A flat chest-coloured patch facing the camera 3 m away, its surface coordinates
-    running across it (around) and down it (along)."""
-    gb = GBuffer.empty(size, size)
-    sl = slice(size // 6, size - size // 6)
-    gb.mask[sl, sl] = True
-    gb.depth[sl, sl] = 3.0
-    gb.normal[sl, sl] = [0.0, 0.0, -1.0]
-    gb.part[sl, sl] = PART["chest"]
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    gb.along[sl, sl] = (1.0 - ys / size)[sl, sl]
-    gb.around[sl, sl] = (0.3 + 0.4 * xs / size)[sl, sl]
-    return gb
+    """A flat chest patch facing the camera 3 m away over the middle two thirds."""
+    middle = slice(size // 6, size - size // 6)
+    return flat_patch(size, middle, middle, 3.0)
 
 
 def test_render_lights_the_folds_and_changes_nothing_beyond_the_person(monkeypatch):
