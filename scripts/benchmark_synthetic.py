@@ -224,9 +224,9 @@ def main(argv):
             print(f"9,000 images on 2 cores, {name}: {9000 / (2 * rate) / 60:.1f} min")
     if PARALLEL.value:
         rate, steady = _parallel(size, PARALLEL.value, WORKERS.value, PARALLEL_CONFIG.value)
-        print(f"render_encoded, realistic{' ' + PARALLEL_CONFIG.value if PARALLEL_CONFIG.value else ''}, "
-              f"{WORKERS.value} workers, {PARALLEL.value} images: {rate:.1f} img/s wall clock, "
-              f"{steady:.1f} after the first eighth -> 9,000 images in "
+        name = f"realistic {PARALLEL_CONFIG.value}" if PARALLEL_CONFIG.value else "realistic"
+        print(f"render_encoded, {name}, {WORKERS.value} workers, {PARALLEL.value} images: "
+              f"{rate:.1f} img/s wall clock, {steady:.1f} after the first eighth -> 9,000 images in "
               f"{9000 / steady / 60:.1f} min (load average {os.getloadavg()[0]:.1f})")
 
 

@@ -393,8 +393,9 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
 
     ``seed``: an int or ``np.random.SeedSequence``; the output is a pure function of it, the
     G-buffer and the assets. ``feet_px``/``person_height_px``: in G-buffer pixels, for the
-    contact shadow (skipped when missing; :func:`feet_from_gbuffer` estimates them). ``supersample``: the G-buffer's size over the
-    output's (an integer that divides both sides).
+    contact shadow (skipped when missing; :func:`feet_from_gbuffer` estimates them).
+    ``supersample``: the G-buffer's size over the output's (an integer that divides both
+    sides).
 
     ``camera`` (with its pose ``R``, ``t``), ``floor_z`` (world floor height, m) and
     ``person_distance`` (m), when given, let the background be built through the frame's
