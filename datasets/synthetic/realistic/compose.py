@@ -383,6 +383,22 @@ def _person_layer(gbuffer, look, light: lighting.Light, exposure, camera,
     return _Layer(premult, coverage, outline, gbuffer.depth, gbuffer.mask)
 
 
+def _ground_shadows(bg, feet_px, person_height_px, outline, k: int, light: lighting.Light,
+                    rng: np.random.Generator):
+    """``bg`` with one person's contact and cast shadows (step 4 of :func:`render`); no
+    change (and no draw) without its sole points and height. ``outline``: its widened body
+    silhouette at ``bg``'s size; ``feet_px``/``person_height_px``: at the G-buffer's."""
+    if feet_px is None or not person_height_px:
+        return bg
+    h, w = bg.shape[:2]
+    direction, directionality = light.dominant_direction()
+    feet, height_px = np.asarray(feet_px) / k, person_height_px / k
+    bg = bg * contact_shadow(h, w, feet, height_px, rng.uniform(0.3, 0.65))[..., None]
+    strength = rng.uniform(0.5, 0.9) * directionality
+    return bg * cast_shadow(outline, feet, height_px, direction, strength,
+                            rng.uniform(0.15, 0.45))[..., None]
+
+
 def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.ndarray] = None,
            person_height_px: Optional[float] = None, supersample: int = 1,
            occluder_p: float = 0.2, camera=None, floor_z: Optional[float] = None,
@@ -469,13 +485,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     main = _person_layer(gbuffer, look, light, exposure, camera, caster, person_height_px, k,
                          ao_strength, folds_seq if cloth_folds else None, lap)
     premult, coverage, outline = main.premult, main.coverage, main.outline
-    direction, directionality = light.dominant_direction()
-    if feet_px is not None and person_height_px:
-        feet, height_px = np.asarray(feet_px) / k, person_height_px / k
-        bg = bg * contact_shadow(h, w, feet, height_px, rng_shadow.uniform(0.3, 0.65))[..., None]
-        strength = rng_shadow.uniform(0.5, 0.9) * directionality
-        bg = bg * cast_shadow(outline, feet, height_px, direction, strength,
-                              rng_shadow.uniform(0.15, 0.45))[..., None]
+    bg = _ground_shadows(bg, feet_px, person_height_px, outline, k, light, rng_shadow)
     lap("shadow")
     layers = []  # (layer, share of each pixel where it is in front of the person)
     rng_others = np.random.default_rng(others_seq)
@@ -487,13 +497,8 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
         o_folds = others_seq.spawn(1)[0] if cloth_folds else None
         layer = _person_layer(other.gbuffer, o_look, light, exposure, camera, other.caster,
                               other.person_height_px, k, o_ao, o_folds)
-        if other.feet_px is not None and other.person_height_px:
-            feet, height_px = np.asarray(other.feet_px) / k, other.person_height_px / k
-            bg = bg * contact_shadow(h, w, feet, height_px,
-                                     rng_others.uniform(0.3, 0.65))[..., None]
-            bg = bg * cast_shadow(layer.outline, feet, height_px, direction,
-                                  rng_others.uniform(0.5, 0.9) * directionality,
-                                  rng_others.uniform(0.15, 0.45))[..., None]
+        bg = _ground_shadows(bg, other.feet_px, other.person_height_px, layer.outline, k,
+                             light, rng_others)
         front = (layer.mask & (~main.mask | (layer.depth < main.depth))).astype(np.float32)
         if k > 1:
             front = cv2.resize(front, (w, h), interpolation=cv2.INTER_AREA)
