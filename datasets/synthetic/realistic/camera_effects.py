@@ -45,7 +45,7 @@ def linear_to_srgb8(x: np.ndarray) -> np.ndarray:
     (nearest entry); differs from rounding the exact curve only within 1/65,535 of a code
     boundary, i.e. by at most one code."""
     idx = np.clip(np.asarray(x, np.float32) * (_LUT_STEPS - 1) + 0.5, 0, _LUT_STEPS - 1)
-    return _LINEAR_TO_SRGB8[idx.astype(np.int32)]
+    return np.take(_LINEAR_TO_SRGB8, idx.astype(np.int32))  # (take: faster than indexing)
 
 
 _GAUSS_TABLE: list = []
@@ -60,7 +60,7 @@ def gaussian_noise(rng: np.random.Generator, shape) -> np.ndarray:
         inv_cdf = NormalDist().inv_cdf
         q = np.array([inv_cdf((k + 0.5) / (1 << 16)) for k in range(1 << 16)])
         _GAUSS_TABLE.append((q / q.std()).astype(np.float32))
-    return _GAUSS_TABLE[0][rng.integers(0, 1 << 16, size=shape, dtype=np.uint16)]
+    return np.take(_GAUSS_TABLE[0], rng.integers(0, 1 << 16, size=shape, dtype=np.uint16))
 
 
 @dataclasses.dataclass

@@ -32,6 +32,7 @@ import dataclasses
 import cv2
 import numpy as np
 
+from mhp_tf_datasets.synthetic.realistic import crops
 from mhp_tf_datasets.synthetic.realistic import rasterizer
 
 MAP_SIZE = 256              # texels per side of the shadow map
@@ -128,8 +129,11 @@ def self_shadow(gbuffer, camera, caster: Caster, direction: np.ndarray,
     smap = shadow_map(caster, direction, size)
     out[ys, xs] = visibility(smap, pts, gbuffer.normal[ys, xs])
     if penumbra_px >= 0.3:
-        m = mask.astype(np.float32)
-        blurred = cv2.GaussianBlur(out * m, (0, 0), penumbra_px)
+        # on a box round the person: the same values as blurs of the whole frame
+        box = crops.blur_box(mask, penumbra_px)
+        sub, mb = out[box], mask[box]
+        m = mb.astype(np.float32)
+        blurred = cv2.GaussianBlur(sub * m, (0, 0), penumbra_px)
         weight = cv2.GaussianBlur(m, (0, 0), penumbra_px)
-        out[mask] = blurred[mask] / np.maximum(weight[mask], 1e-6)
+        sub[mb] = blurred[mb] / np.maximum(weight[mb], 1e-6)
     return out

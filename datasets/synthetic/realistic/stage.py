@@ -140,7 +140,9 @@ def _sample(pyramid, tx: np.ndarray, ty: np.ndarray, footprint: np.ndarray,
     n_levels = len(pyramid)
     level = np.clip(np.log2(np.maximum(footprint, 1e-6)), 0.0, n_levels - 1.0)
     lo = np.floor(level).astype(np.int32)
-    order = np.argsort(lo, kind="stable")
+    # a stable sort of small integers: as uint8 numpy uses a radix sort (the same order,
+    # several times faster than its merge sort of int32)
+    order = np.argsort(lo.astype(np.uint8) if n_levels <= 256 else lo, kind="stable")
     lo = lo[order]
     frac = (level[order] - lo).astype(np.float32)
     tx, ty = tx[order], ty[order]
@@ -211,11 +213,12 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
     tile_m = rng.uniform(1.0, 2.5) if outdoor else rng.uniform(0.4, 1.6)
     ang = rng.uniform(0, np.pi)
     ca, sa = np.cos(ang), np.sin(ang)
-    p_f = centre + d[fi] * t[fi, None]
+    d_f = np.take(d, fi, axis=0)  # (take: a faster gather than d[fi])
+    p_f = centre + d_f * t[fi, None]
     fx_m = ca * p_f[:, 0] + sa * p_f[:, 1] + rng.uniform(0, tile_m)
     fy_m = -sa * p_f[:, 0] + ca * p_f[:, 1] + rng.uniform(0, tile_m)
     texel_per_m = fpyr[0].shape[1] / tile_m
-    slant = np.abs(d[fi, 2]) / norm_d[fi]  # cosine of the ray with the floor's normal
+    slant = np.abs(d_f[:, 2]) / norm_d[fi]  # cosine of the ray with the floor's normal
     foot_floor = dist[fi] / f * texel_per_m / np.maximum(slant, 0.15) ** 0.5
     floor_rgb = _sample(fpyr, fx_m * texel_per_m, fy_m * texel_per_m, foot_floor,
                         cv2.BORDER_WRAP)
@@ -223,7 +226,7 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
     # backdrop: wall texture tiles, or one photo spread wide
     bpyr = linear_pyramid(btex)
     e = np.cross(n, [0.0, 0.0, 1.0])
-    p_w = centre + d[wi] * t[wi, None]
+    p_w = centre + np.take(d, wi, axis=0) * t[wi, None]
     sx = p_w @ e
     sz = p_w[:, 2] - floor_z
     if outdoor:
