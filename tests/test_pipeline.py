@@ -242,6 +242,56 @@ def test_photometric_augmentation_changes_pixels_not_labels():
     assert changed >= 6
 
 
+def test_low_resolution_changes_pixels_not_labels():
+    """low_res_prob=1 changes the patch but none of the targets;
+    the same seed gives the same patch; 0 leaves the pipeline as it was."""
+    base = dict(normalization="none", occlusion_prob=0.0, rotation_prob=0.5)
+    off = pipeline.PipelineConfig(**base)
+    on = pipeline.PipelineConfig(low_res_prob=1.0, **base)
+    jpeg, record = _fixture()
+    ex = pipeline.example_from_numpy(jpeg, record)
+
+    changed = 0
+    for s in range(6):
+        a = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), off, True, "h36m")
+        b = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), on, True, "h36m")
+        b2 = pipeline.preprocess_example(ex, pipeline.seed_tensor(s), on, True, "h36m")
+        for key in ("coords", "vis", "affine", "joints_cam"):
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+        np.testing.assert_array_equal(b["image"].numpy(), b2["image"].numpy())
+        img = b["image"].numpy()
+        assert img.shape == a["image"].shape and img.min() >= 0 and img.max() <= 255
+        changed += np.abs(img - a["image"].numpy()).max() > 40  # the joints' dots smear
+    assert changed == 6
+
+
+def test_low_resolution_keeps_things_where_they_are():
+    """A bright square on a dark patch: shrunk (by 1.5-4x), maybe JPEG-compressed and
+    enlarged back. The resizes keep pixel centres: its centre of brightness moves by no
+    more than JPEG's ringing at the small size (under half a small pixel, 1.5 px here) and
+    not at all on average over seeds (the labels need no change); its mean level stays
+    within a few grey levels and its edges are softened."""
+    size = 96
+    img = np.full((size, size, 3), 20.0, np.float32)
+    img[30:62, 41:71] = 230.0
+
+    def centre(x):
+        w = x.mean(-1) - 20.0
+        ys, xs = np.mgrid[0:size, 0:size]
+        return np.array([(w * ys).sum(), (w * xs).sum()]) / w.sum()
+
+    shifts = []
+    for seed in range(12):
+        out = pipeline.low_resolution(tf.constant(img), pipeline.seed_tensor(seed)).numpy()
+        assert out.shape == img.shape
+        shifts.append(centre(out) - centre(img))
+        assert abs(out.mean() - img.mean()) < 3.0
+        assert np.abs(np.diff(out.mean(-1), axis=1)).max() < 0.9 * 210.0  # a softened step
+    shifts = np.array(shifts)
+    assert np.abs(shifts).max() < 1.5
+    assert np.abs(shifts.mean(0)).max() < 0.3
+
+
 def test_photometric_draws_stay_in_their_ranges():
     """On a flat grey patch: brightness and contrast keep it within 0.7-1.3 of its level
     (plus noise), the grey option makes the channels equal for some seeds, blur keeps a

@@ -65,6 +65,9 @@ class PipelineConfig:
       photometric_prob: share of training samples given the camera-like photometric
         augmentation of :func:`photometric` (brightness, contrast, saturation or grey,
         blur, sensor noise); 0 (the reference) turns it off.
+      low_res_prob: share of training samples seen as a small person in a low-resolution
+        video (:func:`low_resolution`: shrunk, often JPEG-compressed, enlarged back);
+        0 (the reference) turns it off.
     """
 
     input_size: int = 256
@@ -82,6 +85,7 @@ class PipelineConfig:
     occlusion_prob: float = 0.5
     occlusion_tries: int = 16
     photometric_prob: float = 0.0
+    low_res_prob: float = 0.0
 
     def __post_init__(self):
         if self.normalization not in NORMALIZATIONS:
@@ -320,6 +324,31 @@ def photometric(patch, seed):
     return tf.clip_by_value(x, 0.0, 255.0)
 
 
+LOW_RES_FACTORS = (1.5, 4.0)   # shrink factor range of low_resolution
+LOW_RES_JPEG = (0.5, 25, 85)   # share JPEG-compressed at the small size, quality range
+
+
+def low_resolution(patch, seed):
+    """A float ``[S, S, 3]`` patch in 0..255 as a person filmed small looks once the crop is
+    enlarged to the network's input (a pedestrian 80 px tall in a surveillance video, a
+    distant player): shrunk by area averaging to a side of ``S / f``, ``f ~ U(1.5, 4)``,
+    JPEG-compressed there at quality U(25, 85) for half the samples (the blocks and ringing
+    of video codecs at that scale), then enlarged back bilinearly. Both resizes keep pixel
+    centres aligned, so the labels stay as they are."""
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    size = tf.shape(patch)[0]
+    f = tf.random.stateless_uniform([], seeds[0], *LOW_RES_FACTORS)
+    small = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) / f), tf.int32), 8)
+    x = tf.image.resize(patch[None], tf.stack([small, small]), method="area")[0]
+    share, q_lo, q_hi = LOW_RES_JPEG
+    quality = tf.random.stateless_uniform([], seeds[1], q_lo, q_hi + 1, dtype=tf.int32)
+    x8 = tf.cast(tf.round(tf.clip_by_value(x, 0.0, 255.0)), tf.uint8)
+    jpeg = tf.cast(tf.image.adjust_jpeg_quality(x8, quality), tf.float32)
+    x = tf.where(tf.random.stateless_uniform([], seeds[2]) < share, jpeg, x)
+    x = tf.image.resize(x[None], tf.stack([size, size]), method="bilinear")[0]
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
 def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
                        training: bool, source_skeleton: str) -> Dict[str, tf.Tensor]:
     """Turn one schema example (JPEG bytes + labels) into network input and targets.
@@ -362,6 +391,12 @@ def preprocess_example(example: Dict[str, tf.Tensor], seed, cfg: PipelineConfig,
     patch = warp_window(crop, inv, lo, size)
     patch = tf.clip_by_value(tf.cast(patch, tf.float32) * aug["color"], 0.0, 255.0)
     patch.set_shape([size, size, 3])
+    if training and cfg.low_res_prob > 0:
+        lseed = tf.random.experimental.stateless_fold_in(seed, 3)
+        apply = tf.random.stateless_uniform([], lseed) < cfg.low_res_prob
+        patch = tf.cond(apply, lambda: low_resolution(
+            patch, tf.random.experimental.stateless_fold_in(lseed, 1)), lambda: patch)
+        patch.set_shape([size, size, 3])
     if training and cfg.photometric_prob > 0:
         pseed = tf.random.experimental.stateless_fold_in(seed, 2)
         apply = tf.random.stateless_uniform([], pseed) < cfg.photometric_prob

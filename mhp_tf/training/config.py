@@ -57,6 +57,9 @@ class DataConfig:
     # camera-like photometric augmentation (pipeline.photometric) for this share of the
     # samples; 0 = the reference's pipeline. Meant for synthetic training data.
     photometric_prob: float = 0.0
+    # a small person in a low-resolution video (pipeline.low_resolution) for this share of
+    # the samples; 0 = the reference's pipeline. Meant for synthetic training data.
+    low_res_prob: float = 0.0
 
 
 @dataclasses.dataclass
@@ -161,7 +164,8 @@ class ExperimentConfig:
         check(t.strategy in STRATEGIES, f"train.strategy={t.strategy!r}, expected {STRATEGIES}")
         check(not (t.init_weights and t.base_weights),
               "train.init_weights and train.base_weights are both set; give one of them")
-        for key in ("occlusion_prob", "rotation_prob", "flip_prob", "photometric_prob"):
+        for key in ("occlusion_prob", "rotation_prob", "flip_prob", "photometric_prob",
+                    "low_res_prob"):
             check(0.0 <= getattr(d, key) <= 1.0,
                   f"data.{key} must be in [0, 1], got {getattr(d, key)}")
         check(0.0 <= d.scale_factor < 1.0 and d.rotation_factor >= 0 and d.color_factor >= 0,
@@ -196,7 +200,7 @@ class ExperimentConfig:
     def pipeline_config(self, **overrides) -> PipelineConfig:
         overrides.setdefault("occlusion_prob", self.data.occlusion_prob)
         for key in ("rotation_prob", "scale_factor", "rotation_factor", "flip_prob",
-                    "color_factor", "photometric_prob"):
+                    "color_factor", "photometric_prob", "low_res_prob"):
             overrides.setdefault(key, getattr(self.data, key))
         return PipelineConfig.for_model(self.model, skeleton=self.data.skeleton,
                                         normalization=self.data.normalization, **overrides)
