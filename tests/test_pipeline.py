@@ -258,6 +258,13 @@ def test_low_resolution_changes_pixels_not_labels():
     assert all(np.abs(b - a).max() > 40 for a, b in pairs)
 
 
+def test_pipeline_config_refuses_probabilities_outside_0_1():
+    with pytest.raises(ValueError, match="low_res_prob must be in"):
+        pipeline.PipelineConfig(low_res_prob=1.5)
+    with pytest.raises(ValueError, match="photometric_prob must be in"):
+        pipeline.PipelineConfig(photometric_prob=-0.1)
+
+
 def test_low_resolution_keeps_things_where_they_are():
     """A bright square on a dark patch: shrunk (by 1.5-4x), maybe JPEG-compressed and
     enlarged back. The resizes keep pixel centres: its centre of brightness moves by no

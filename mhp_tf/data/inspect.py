@@ -34,6 +34,12 @@ def _define_flags():
     flags.DEFINE_bool("augment", True, "Apply training augmentation.")
     flags.DEFINE_string("skeleton", "h36m", "Target skeleton of the pipeline.")
     flags.DEFINE_integer("seed", 0, "Seed.")
+    flags.DEFINE_float("occlusion_prob", pipeline.PipelineConfig.occlusion_prob,
+                       "Share of samples given the reference's noise-box occluder.")
+    flags.DEFINE_float("photometric_prob", 0.0, "Share of samples given the photometric "
+                       "augmentation (as data.photometric_prob in training).")
+    flags.DEFINE_float("low_res_prob", 0.0, "Share of samples seen as a small person in a "
+                       "low-resolution video (as data.low_res_prob in training).")
 
 
 def render_samples(ds, cfg: pipeline.PipelineConfig, num: int):
@@ -47,8 +53,11 @@ def render_samples(ds, cfg: pipeline.PipelineConfig, num: int):
 
 
 def inspect(dataset: str, split: str, out: str, num: int = 16, augment: bool = True,
-            data_dir=None, skeleton: str = "h36m", seed: int = 0, columns: int = 4) -> str:
-    cfg = pipeline.PipelineConfig(skeleton=skeleton)
+            data_dir=None, skeleton: str = "h36m", seed: int = 0, columns: int = 4,
+            photometric_prob: float = 0.0, low_res_prob: float = 0.0,
+            occlusion_prob: float = pipeline.PipelineConfig.occlusion_prob) -> str:
+    cfg = pipeline.PipelineConfig(skeleton=skeleton, photometric_prob=photometric_prob,
+                                  low_res_prob=low_res_prob, occlusion_prob=occlusion_prob)
     ds = datasets.build_dataset(dataset, split, data_dir, training=augment, config=cfg,
                                 seed=seed, training_keys_only=False)
     tiles = render_samples(ds, cfg, num)
@@ -63,7 +72,8 @@ def inspect(dataset: str, split: str, out: str, num: int = 16, augment: bool = T
 def main(argv):
     del argv
     path = inspect(FLAGS.dataset, FLAGS.split, FLAGS.out, FLAGS.num, FLAGS.augment,
-                   FLAGS.data_dir, FLAGS.skeleton, FLAGS.seed, FLAGS.columns)
+                   FLAGS.data_dir, FLAGS.skeleton, FLAGS.seed, FLAGS.columns,
+                   FLAGS.photometric_prob, FLAGS.low_res_prob, FLAGS.occlusion_prob)
     print(f"wrote {path}")
 
 

@@ -95,6 +95,10 @@ class PipelineConfig:
         for name in ("input_size", "heatmap_size", "depth_bins"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        for name in ("rotation_prob", "flip_prob", "occlusion_prob", "photometric_prob",
+                     "low_res_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     @classmethod
     def for_model(cls, model_config, skeleton: str = "h36m", **overrides) -> "PipelineConfig":
