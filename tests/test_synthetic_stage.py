@@ -233,3 +233,46 @@ def test_full_size_framing_gives_the_pipeline_a_crop_of_at_least_256_px(seed):
     assert side <= size / framing["frame_margin"][0] + 1e-6
     centre = 0.5 * (lo + hi)
     assert np.all(centre - 0.625 * side >= -0.5) and np.all(centre + 0.625 * side <= size - 0.5)
+
+
+def _view(cam):
+    """Height of the camera above the floor (z = 0) and how far down its optical axis
+    points (degrees)."""
+    centre = -np.asarray(cam.R).T @ np.asarray(cam.t)
+    axis = np.asarray(cam.R).T @ np.array([0.0, 0.0, 1.0])
+    return centre[2], np.degrees(np.arcsin(-axis[2]))
+
+
+def test_elevated_cameras_look_down_from_high_and_still_frame_the_person():
+    """elevated_p=1: every camera is 2.5-8 m up and looks down on the pelvis (by up to 64
+    degrees), and the crop still frames the person as usual; elevated_p=0: the cameras of
+    earlier versions (no extra draw), never above 2.5 m."""
+    heights, downs = [], []
+    for seed in range(40):
+        frame = _frame(seed)
+        cam = generate.crop_camera(np.random.default_rng(seed), frame, SIZE, elevated_p=1.0)
+        height, down = _view(cam)
+        heights.append(height)
+        downs.append(down)
+        uv = cam.project(cam.world_to_camera(frame.vertices))
+        side = (uv.max(0) - uv.min(0)).max()
+        assert SIZE / 1.75 - 1e-6 <= side <= SIZE / 1.3 + 1e-6
+        low = generate.crop_camera(np.random.default_rng(seed), frame, SIZE)
+        np.testing.assert_array_equal(
+            low.R, generate.crop_camera(np.random.default_rng(seed), frame, SIZE,
+                                        elevated_p=0.0).R)
+        assert _view(low)[0] <= 2.5 + 1e-9
+    heights, downs = np.array(heights), np.array(downs)
+    assert heights.min() >= scene.ELEVATED_HEIGHT[0] and heights.max() <= scene.ELEVATED_HEIGHT[1]
+    assert downs.min() > 0 and downs.max() <= np.degrees(np.arcsin(scene.ELEVATED_MAX_DOWN)) + 1e-9
+    assert np.median(downs) > 15
+
+
+def test_realistic_configs_mix_elevated_cameras_in():
+    from mhp_tf_datasets.synthetic import builder
+    named = {c.name: c for c in builder.Synthetic.BUILDER_CONFIGS}
+    for name, c in named.items():
+        want = builder.ELEVATED_P if c.family == "realistic" else 0.0
+        assert c.generator_config().elevated_p == want, name
+    with pytest.raises(ValueError, match="elevated_p must be in"):
+        generate.GeneratorConfig(elevated_p=1.2)

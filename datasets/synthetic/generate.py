@@ -70,6 +70,9 @@ class GeneratorConfig:
     # Realistic family: share of frames with another person partly in view (unlabelled; see
     # realistic.generate.RealisticGenerator.bystander).
     bystander_p: float = 0.0
+    # Realistic family: share of cameras mounted high and looking down (scene.sample_camera's
+    # elevated_p: 2.5-8 m up, 4-14 m away).
+    elevated_p: float = 0.0
 
     def __post_init__(self):
         if self.mocap not in (True, False, "auto"):
@@ -80,8 +83,9 @@ class GeneratorConfig:
             raise ValueError("procedural_fraction must be in [0, 1]")
         if not 0.0 <= self.everyday_fraction <= 1.0:
             raise ValueError("everyday_fraction must be in [0, 1]")
-        if not 0.0 <= self.bystander_p <= 1.0:
-            raise ValueError(f"bystander_p must be in [0, 1], got {self.bystander_p}")
+        for name in ("bystander_p", "elevated_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         lo, hi = self.frame_margin
         if not 1.0 <= lo <= hi:
             raise ValueError(f"frame_margin must be (lo, hi) with 1 <= lo <= hi, got "

@@ -74,25 +74,38 @@ def look_at(centre: np.ndarray, target: np.ndarray, roll: float = 0.0):
     return R, -R @ centre
 
 
+# Elevated cameras (sample_camera's elevated_p): mounted high, further away, looking down
+# (surveillance cameras, balconies, bridges over a road).
+ELEVATED_HEIGHT = (2.5, 8.0)     # m above the floor
+ELEVATED_DISTANCE = (4.0, 14.0)  # m from the target point near the pelvis
+ELEVATED_MAX_DOWN = 0.9          # sine of the steepest view down (64 degrees)
+
+
 def sample_camera(rng: np.random.Generator, points_world: np.ndarray, width: int, height: int,
                   distance: Tuple[float, float] = (2.0, 8.0), min_visible: int = 15,
-                  max_tries: int = 40) -> Camera:
+                  max_tries: int = 40, elevated_p: float = 0.0) -> Camera:
     """A random pinhole camera 2-8 m from the person, looking near the pelvis.
 
     Camera height 0.3-2.5 m, random azimuth (= person yaw), small roll, focal length
     ``min(W, H) * U(0.8, 1.6) * sqrt(D / 4 m)`` (so the person's size in pixels still falls
     with distance, about as ``D^-0.5``), principal point near the image centre. Redrawn until
     at least ``min_visible`` of the 18 joints project inside the image.
+
+    ``elevated_p``: the share of cameras mounted high instead, :data:`ELEVATED_HEIGHT` above
+    the floor and :data:`ELEVATED_DISTANCE` away, looking down by up to 64 degrees. With 0
+    (the default) no extra number is drawn: the cameras are those of earlier versions.
     """
     pelvis = points_world[P["Pelvis"]]
     side = min(width, height)
     best, best_count = None, -1
     for attempt in range(max_tries):
-        d = rng.uniform(*distance)
+        high = elevated_p > 0 and rng.random() < elevated_p
+        d = rng.uniform(*(ELEVATED_DISTANCE if high else distance))
         target = pelvis + np.array([rng.normal(0, 0.08), rng.normal(0, 0.08),
                                     rng.normal(0.05, 0.12)])
-        cam_z = rng.uniform(0.3, 2.5)
-        dz = np.clip(cam_z - target[2], -0.75 * d, 0.75 * d)
+        cam_z = rng.uniform(*(ELEVATED_HEIGHT if high else (0.3, 2.5)))
+        steepest = ELEVATED_MAX_DOWN if high else 0.75
+        dz = np.clip(cam_z - target[2], -0.75 * d, steepest * d)
         horiz = np.sqrt(d * d - dz * dz)
         az = rng.uniform(0, 2 * np.pi)
         centre = target + np.array([horiz * np.cos(az), horiz * np.sin(az), dz])

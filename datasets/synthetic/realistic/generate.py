@@ -197,11 +197,13 @@ FULL_FRAME = (1280, 960)
 
 def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
                 full_frame: Tuple[int, int] = FULL_FRAME,
-                margin: Tuple[float, float] = DEFAULT_FRAME_MARGIN) -> scene.Camera:
+                margin: Tuple[float, float] = DEFAULT_FRAME_MARGIN,
+                elevated_p: float = 0.0) -> scene.Camera:
     """A ``size`` x ``size`` camera framing the person the way a person detector would.
 
     A real camera is drawn first (:func:`..scene.sample_camera` for a ``full_frame`` image:
-    2-8 m away, fields of view of about 35-65 degrees, any height and azimuth); the frame is
+    2-8 m away, fields of view of about 35-65 degrees, any height and azimuth; a share
+    ``elevated_p`` of them mounted high, looking down); the frame is
     then the square of side ``U(margin)`` times the longer side of the person's box in that
     image (the projected mesh), centred on the box give or take 8 % of the side. The crop
     camera keeps the pose and the perspective of the full one (focal length and principal
@@ -209,7 +211,7 @@ def crop_camera(rng: np.random.Generator, frame: people_lib.Frame, size: int,
     most of the stored frame (about ``size / 1.5`` px tall) instead of a corner of it.
     """
     w0, h0 = full_frame
-    cam = scene.sample_camera(rng, frame.points, w0, h0)
+    cam = scene.sample_camera(rng, frame.points, w0, h0, elevated_p=elevated_p)
     uv = cam.project(cam.world_to_camera(frame.vertices))
     lo, hi = uv.min(0), uv.max(0)
     side = float(np.max(hi - lo)) * rng.uniform(*margin)
@@ -354,7 +356,8 @@ class RealisticGenerator(ExampleGenerator):
         t = int(rng.integers(len(posed.root)))
         frame = self.people.frame(person, posed, t)
         size = cfg.image_size
-        camera = crop_camera(rng, frame, size, margin=tuple(cfg.frame_margin))
+        camera = crop_camera(rng, frame, size, margin=tuple(cfg.frame_margin),
+                             elevated_p=cfg.elevated_p)
         gb = self.people.render(frame, camera)
         floor_z = floor_height(frame)
         feet_px, height_px = shadow_placement(frame, camera, floor_z)
