@@ -1,6 +1,6 @@
-"""A picture of realistic synthetic frames seen by elevated cameras (builder 1.8.0), with the
-labels drawn: the same people, poses and scenes as the ordinary cameras see them (top row)
-and from 2.5-8 m up, looking down (bottom row).
+"""A picture of realistic synthetic frames seen by elevated cameras (the cameras of
+``synthetic/realistic_high``), with the labels drawn: ordinary cameras (top row) and cameras
+2.5-8 m up, looking down (bottom row).
 
     python scripts/preview_cameras.py --out=docs/elevated_cameras.jpg
 
