@@ -26,6 +26,9 @@ import numpy as np
 from mhp_tf_datasets.synthetic.realistic import gbuffer
 
 NEAR = 0.05  # metres
+# upper ends of the box-size bins of step 2 (px): a triangle of box size s is enumerated
+# over the hi x hi square of the first bin with s <= hi
+_BINS = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 2048, 4096])
 
 
 def _fragments(ax, ay, bx, by, cx, cy, det, H: int, W: int):
@@ -52,11 +55,13 @@ def _fragments(ax, ay, bx, by, cx, cy, det, H: int, W: int):
     m11 = (ax - cx) * inv
 
     frag_tri, frag_pix, frag_l1, frag_l2 = [], [], [], []
-    lo = 0
-    bins = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 2048, 4096]
-    for hi in bins:
-        sel = np.flatnonzero((size > lo) & (size <= hi))
-        lo = hi
+    # the triangles of each box-size bin (lo, hi], in index order: one stable sort by bin
+    # instead of a pass over all triangles per bin
+    group = np.searchsorted(_BINS, size)  # len(_BINS) beyond 4096 px: not drawn, as before
+    order = np.argsort(group.astype(np.uint8), kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(_BINS) + 1))
+    for b, hi in enumerate(_BINS):
+        sel = order[bounds[b]:bounds[b + 1]]
         if sel.size == 0:
             continue
         oy, ox = np.divmod(np.arange(hi * hi), hi)
@@ -135,7 +140,7 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
         return out
     tri, fpix, l1, l2 = frags
     ftri = np.flatnonzero(ok)[tri]                    # into ``faces`` from here on
-    za, zb, zc = zf[ok][tri].T
+    za, zb, zc = zf[ftri].T
     # Perspective-correct weights of the corners a, b, c.
     wa, wb, wc = l1 / za, l2 / zb, (1.0 - l1 - l2) / zc
     iz = wa + wb + wc
@@ -173,5 +178,7 @@ def rasterize(camera, vertices_world: np.ndarray, faces: np.ndarray, normals_wor
     out.along.reshape(-1)[fpix] = np.clip(interp(along.astype(np.float64)), 0.0, 1.0)
     out.around.reshape(-1)[fpix] = (np.arctan2(circ[:, 1], circ[:, 0]) / (2 * np.pi)) % 1.0
     if face_uv is not None:
-        out.uv.reshape(-1, 2)[fpix] = np.einsum("kc,kcj->kj", bary, face_uv[ftri])
+        uv = np.take(face_uv, ftri, axis=0)  # the einsum of interp written out, as in interp_rows
+        out.uv.reshape(-1, 2)[fpix] = (bary[:, 0, None] * uv[:, 0] + bary[:, 1, None] * uv[:, 1]
+                                       + bary[:, 2, None] * uv[:, 2])
     return out

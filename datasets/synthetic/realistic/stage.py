@@ -265,9 +265,11 @@ def stage_background(rng: np.random.Generator, camera, floor_z: float, height: i
     else:
         haze_colour = img.mean(0)
     haze = (1.0 - np.exp(-dist / rng.uniform(25.0, 80.0))).astype(np.float32)
-    img = img * (1.0 - haze[:, None]) + haze_colour * haze[:, None]
+    # in place: the same float32 operations as img * (1 - haze) + haze_colour * haze
+    img *= (1.0 - haze)[:, None]
+    img += haze_colour * haze[:, None]
     img *= np.float32(rng.uniform(0.8, 1.15))
-    img = np.clip(img, 0.0, 1.5).reshape(height, width, 3)
+    img = np.clip(img, 0.0, 1.5, out=img).reshape(height, width, 3)
     return img.astype(np.float32, copy=False), f"stage:{_short(fname)}/{_short(bname)}"
 
 
