@@ -85,6 +85,33 @@ def test_horizon_line_separates_rays_going_up_from_rays_going_down(seed):
     assert np.all((d[..., 2] < 0)[far] == (side > 0)[far])
 
 
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float32_pixel_rays_are_the_float64_ones_rounded(seed):
+    """The stage casts its rays in float32 (builder 1.8.0): each component is the float64
+    ray's within float32 rounding of a 3-term dot product (inputs rounded once, three
+    products and two sums: under 8 ulps of the largest term |u|, |v| or 1)."""
+    cam = _camera(seed, 64)
+    d64 = stage.pixel_rays(cam, 64, 48)
+    d32 = stage.pixel_rays(cam, 64, 48, np.float32)
+    assert d32.dtype == np.float32 and d32.shape == d64.shape == (64, 48, 3)
+    u = (np.arange(48) - cam.cx) / cam.fx
+    v = (np.arange(64) - cam.cy) / cam.fy
+    term = np.maximum(np.maximum(np.abs(u)[None, :], np.abs(v)[:, None]), 1.0)[..., None]
+    err = np.abs(d32 - d64)
+    assert np.all(err <= 8 * np.finfo(np.float32).eps * term)
+    assert err.max() > 0  # it is float32 arithmetic, not the float64 rays cast down
+
+
+def test_channel_mean_is_the_mean_summed_in_float64():
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((321, 7, 3)) * np.array([1.0, 10.0, 0.01])).astype(np.float32)
+    want = pixels.reshape(-1, 3).astype(np.float64).mean(0)
+    got = stage.channel_mean(pixels)
+    assert got.dtype == np.float32 and got.shape == (3,)
+    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(np.float32).eps, atol=0)
+    np.testing.assert_array_equal(stage.channel_mean(pixels[:0].reshape(0, 3)), np.zeros(3))
+
 def _flat(colour, n=16):
     return np.full((n, n, 3), colour, np.uint8)
 

@@ -516,7 +516,7 @@ def render(gbuffer, seed, assets: Assets = EMPTY_ASSETS, feet_px: Optional[np.nd
     else:
         bg, bg_name = background(rng_bg, h, w, assets.backgrounds)
     lap("background")
-    bg_mean = bg.reshape(-1, 3).mean(0)
+    bg_mean = stage.channel_mean(bg)  # (float64 sums; numpy's float32 mean before 1.8.0)
     bg_lum = float(bg_mean @ np.array([0.2126, 0.7152, 0.0722]))
     # exposure follows the photo's brightness, and a third of its colour cast (harmonisation)
     tint = np.clip((bg_mean / max(bg_lum, 1e-4)) ** 0.35, 0.8, 1.25).astype(np.float32)
