@@ -90,6 +90,32 @@ def test_blur_box_holds_the_mask_and_its_reach():
     assert crops.blur_box(np.zeros((5, 5), bool), 1.0) is None
 
 
+
+def test_masked_blur_mean_equals_a_whole_frame_normalised_blur():
+    """``crops.masked_blur_mean`` (the shared helper of the penumbra and ambient occlusion)
+    gives, at every mask pixel, the whole frame's blur(values x mask) / blur(mask), bit
+    for bit, for masks anywhere in frames of widths that are and are not multiples of the
+    column alignment, and sigmas up to a quarter of the frame."""
+    rng = np.random.default_rng(11)
+    for case in range(60):
+        h, w = int(rng.integers(20, 90)), int(rng.choice([64, 128, int(rng.integers(20, 200))]))
+        mask = np.zeros((h, w), bool)
+        y0, x0 = int(rng.integers(0, h - 2)), int(rng.integers(0, w - 2))
+        mask[y0:y0 + int(rng.integers(1, h)), x0:x0 + int(rng.integers(1, w))] = True
+        mask &= rng.random((h, w)) < 0.8
+        if not mask.any():
+            continue
+        values = rng.random((h, w)).astype(np.float32) * 3
+        sigma = float(rng.uniform(0.3, 0.25 * max(h, w)))
+        m = mask.astype(np.float32)
+        want = (cv2.GaussianBlur(values * m, (0, 0), sigma)
+                / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma), 1e-6))
+        box, got = crops.masked_blur_mean(values, mask, sigma)
+        assert mask[box].sum() == mask.sum()  # the box holds the whole mask
+        np.testing.assert_array_equal(got, want[box][mask[box]], err_msg=f"case {case}")
+    assert crops.masked_blur_mean(np.ones((4, 4), np.float32), np.zeros((4, 4), bool), 1.0) \
+        is None
+
 @pytest.mark.parametrize("seed,where", CASES)
 def test_ambient_occlusion_equals_whole_frame_blurs(seed, where):
     gb = _gbuffer(seed, where)

@@ -237,16 +237,12 @@ def ambient_occlusion(gbuffer, strength: float = 0.5, radius_m: float = 0.12) ->
     if len(rows) == 0:
         return out
     sigma = max(0.03 * (rows[-1] - rows[0] + 1), 1.0)
-    # only body pixels are darkened: the blurs run on a box round the body, which gives them
-    # the same values as blurs of the whole frame (depth and mask are 0 beyond the body)
-    box = crops.blur_box(mask, sigma)
-    mask = mask[box]
-    m = mask.astype(np.float32)
-    depth = np.where(mask, gbuffer.depth[box], 0.0).astype(np.float32)
-    mean = cv2.GaussianBlur(depth, (0, 0), sigma) / np.maximum(
-        cv2.GaussianBlur(m, (0, 0), sigma), 1e-6)
-    excess = np.clip((depth - mean) / radius_m, 0.0, 1.0)
-    out[box][mask] = 1.0 - strength * excess[mask]
+    # only body pixels are darkened, by their depth behind the body's mean depth round them
+    depth = np.where(mask, gbuffer.depth, 0.0).astype(np.float32)
+    box, mean = crops.masked_blur_mean(depth, mask, sigma)
+    mb = mask[box]
+    excess = np.clip((depth[box][mb] - mean) / radius_m, 0.0, 1.0)
+    out[box][mb] = 1.0 - strength * excess
     return out
 
 

@@ -12,6 +12,7 @@ computed by the same loop as in the whole frame (``tests/test_synthetic_fast_pat
 from typing import Optional
 from typing import Tuple
 
+import cv2
 import numpy as np
 
 # Column alignment of a blur box (pixels): a multiple of the widest vector loop OpenCV runs
@@ -48,3 +49,22 @@ def blur_box(mask: np.ndarray, sigma: float) -> Optional[Box]:
         return None
     start = b[1].start - b[1].start % COLUMN_ALIGN
     return b[0], slice(start, mask.shape[1])
+
+
+def masked_blur_mean(values: np.ndarray, mask: np.ndarray, sigma: float
+                     ) -> Optional[Tuple[Box, np.ndarray]]:
+    """The Gaussian-weighted mean of float32 ``values [H, W]`` over ``mask``'s pixels round
+    each of them (a normalised blur: ``blur(values * mask) / blur(mask)``), computed on
+    :func:`blur_box` so that it equals the whole frame's, bit for bit.
+
+    Returns ``(box, mean)``: the box and the means ``[K]`` at ``mask[box]``'s pixels, in
+    row-major order; None when ``mask`` is empty.
+    """
+    b = blur_box(mask, sigma)
+    if b is None:
+        return None
+    mb = mask[b]
+    m = mb.astype(np.float32)
+    blurred = cv2.GaussianBlur(values[b] * m, (0, 0), sigma)
+    weight = cv2.GaussianBlur(m, (0, 0), sigma)
+    return b, blurred[mb] / np.maximum(weight[mb], 1e-6)

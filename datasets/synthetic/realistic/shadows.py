@@ -29,7 +29,6 @@ no label is drawn into the pixels, and nothing outside the person changes.
 
 import dataclasses
 
-import cv2
 import numpy as np
 
 from mhp_tf_datasets.synthetic.realistic import crops
@@ -131,11 +130,7 @@ def self_shadow(gbuffer, camera, caster: Caster, direction: np.ndarray,
     smap = shadow_map(caster, direction, size)
     out[ys, xs] = visibility(smap, pts, gbuffer.normal[ys, xs])
     if penumbra_px >= 0.3:
-        # on a box round the person: the same values as blurs of the whole frame
-        box = crops.blur_box(mask, penumbra_px)
-        sub, mb = out[box], mask[box]
-        m = mb.astype(np.float32)
-        blurred = cv2.GaussianBlur(sub * m, (0, 0), penumbra_px)
-        weight = cv2.GaussianBlur(m, (0, 0), penumbra_px)
-        sub[mb] = blurred[mb] / np.maximum(weight[mb], 1e-6)
+        # the penumbra: visibility averaged over the person's own pixels round each one
+        box, mean = crops.masked_blur_mean(out, mask, penumbra_px)
+        out[box][mask[box]] = mean
     return out
