@@ -16,7 +16,8 @@ match (:mod:`mhp_tf.evaluation.real_benchmark` for the joints and metrics).
    * ``average_pose`` (``--average_pose``): the mean 2D pose of the synthetic training
      targets in their crop boxes (``--average_pose_dataset``'s generator, ``--average_pose_
      examples`` training examples), placed in the crop box our models get for the detection
-     (the detector box squared and grown by 1.25, as :class:`mhp_tf.PoseEstimator`);
+     (the detector box squared and grown by the detector's ``crop_scale``, 1.1, as
+     :class:`mhp_tf.PoseEstimator` crops detected people);
    * our networks (``--models=RUN_DIR_OR_FILE[,..]``) through :class:`mhp_tf.PoseEstimator`
      with the detector's boxes; ``--upright`` also passes each ROI's angle when the
      estimator accepts ``angles=`` (else the crops stay axis-aligned, with a warning).
@@ -68,6 +69,11 @@ flags.DEFINE_bool("upright", False, "Give our models upright crops (the ROI angl
 flags.DEFINE_float("min_reference_score", 0.5, "Keep people whose reference pose score is "
                    "at least this.")
 flags.DEFINE_string("cache_dir", None, "Real-frame cache (default ~/.cache/mhp_tf/real_frames).")
+flags.DEFINE_list("bbox_scales", ["detector"], "Our models' crop enlargement of the "
+                  "detector's boxes: 'detector' (its crop_scale, as PoseEstimator uses it "
+                  "for detected people; BlazePose: 1.1) or numbers (training crops are 1.25 "
+                  "x a tight person box). Several values: every model at each, rows get a "
+                  "_s<scale> suffix. Choose on --split=tune only.")
 flags.DEFINE_bool("flip_test", False, "Our models also see each crop mirrored and average "
                   "it in (PoseEstimator(flip_test=True)); rows get a _flip suffix.")
 flags.DEFINE_bool("fetch", True, "Fetch missing sources from the registries.")
@@ -120,35 +126,51 @@ def tf_progbar(target: int, name: str):
 
 
 def load_estimators(paths, upright: bool):
-    """``{name: (PoseEstimator, passes_angles)}`` for --models."""
-    from mhp_tf.inference.estimator import PoseEstimator
-
+    """``{name: (PoseEstimator, passes_angles)}`` for --models (at each --bbox_scales)."""
+    try:
+        scales = [BlazePoseDetector.crop_scale if v == "detector" else float(v)
+                  for v in FLAGS.bbox_scales]
+    except ValueError:
+        raise ValueError(f"--bbox_scales must be numbers or 'detector', got "
+                         f"{FLAGS.bbox_scales}") from None
+    if not scales or any(not v > 0 for v in scales):
+        raise ValueError(f"--bbox_scales must be positive numbers, got {FLAGS.bbox_scales}")
     out = {}
     for path in paths:
-        est = PoseEstimator(path, detector=None, num_threads=FLAGS.num_threads,
-                            flip_test=FLAGS.flip_test)
-        accepts_angles = rb.estimate_accepts_angles(est)
-        if upright and not accepts_angles:
-            logging.warning("--upright: this PoseEstimator.estimate has no angles= argument; "
-                            "%s gets axis-aligned crops", path)
-        name = os.path.basename(os.path.normpath(path))
-        if name in ("model.keras",):
-            name = os.path.basename(os.path.dirname(os.path.normpath(path)))
-        name = os.path.splitext(name)[0]
-        suffix = ("_upright" if upright and accepts_angles else "") + (
-            "_flip" if FLAGS.flip_test else "")
-        if name + suffix in out:
-            # Two snapshots called step_2000.keras in different runs: say which run.
-            parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
-            if parent == "snapshots":
-                parent = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
-            name = f"{parent}/{name}"
-        name += suffix
-        if name in out:
-            raise ValueError(f"--models: {path} would be reported as {name!r}, like an earlier "
-                             "model; give each model its own file or folder name")
-        out[name] = (est, upright and accepts_angles)
+        for scale in scales:
+            _add_estimator(out, path, upright, scale, len(scales) > 1)
     return out
+
+
+def _add_estimator(out, path, upright: bool, scale: float, suffix_scale: bool):
+    """Add ``path`` at crop scale ``scale`` to ``out`` under a name of its own."""
+    from mhp_tf.inference.estimator import PoseEstimator
+
+    # the boxes come from the BlazePose detector: crops at its scale (bbox_scale is what
+    # estimate() uses for given boxes)
+    est = PoseEstimator(path, detector=None, num_threads=FLAGS.num_threads,
+                        flip_test=FLAGS.flip_test, bbox_scale=scale)
+    accepts_angles = rb.estimate_accepts_angles(est)
+    if upright and not accepts_angles:
+        logging.warning("--upright: this PoseEstimator.estimate has no angles= argument; "
+                        "%s gets axis-aligned crops", path)
+    name = os.path.basename(os.path.normpath(path))
+    if name in ("model.keras",):
+        name = os.path.basename(os.path.dirname(os.path.normpath(path)))
+    name = os.path.splitext(name)[0]
+    suffix = ("_upright" if upright and accepts_angles else "") + (
+        "_flip" if FLAGS.flip_test else "") + (f"_s{scale:.2f}" if suffix_scale else "")
+    if name + suffix in out:
+        # Two snapshots called step_2000.keras in different runs: say which run.
+        parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        if parent == "snapshots":
+            parent = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
+        name = f"{parent}/{name}"
+    name += suffix
+    if name in out:
+        raise ValueError(f"--models: {path} would be reported as {name!r}, like an earlier "
+                         "model; give each model its own file or folder name")
+    out[name] = (est, upright and accepts_angles)
 
 
 def predict_ours(est, passes_angles: bool, image, boxes, rois):
@@ -181,7 +203,7 @@ def collect(frames, detector, landmarkers, mean_pose, estimators):
                     person.predictions[name] = rb.blazepose_to_compared(
                         lm.predict_roi(image, roi).landmarks)
             if mean_pose is not None:
-                crop, _ = process_boxes(d.box[None], w, h)
+                crop, _ = process_boxes(d.box[None], w, h, scale=BlazePoseDetector.crop_scale)
                 person.predictions["average_pose"] = rb.skeleton_to_compared(
                     rb.place_mean_pose(mean_pose, crop[0]), rb.H36M_JOINTS)
             kept.append(person)

@@ -260,6 +260,13 @@ def _skeleton_for(name: Optional[str], joint_names: Optional[Sequence[str]],
     return sk
 
 
+def _positive_scale(value) -> float:
+    scale = float(value)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"bbox_scale must be positive, got {value}")
+    return scale
+
+
 class PoseEstimator:
     """Top-down 3D pose estimation on RGB images (module docstring for the pipeline).
 
@@ -280,7 +287,11 @@ class PoseEstimator:
       heatmap_size, depth_bins, depth_range_mm, input_size: override what the model
         files say (needed for formats that do not say it, e.g. a bare ``.tflite``
         without a ``config.json`` or ``<name>.json`` next to it).
-      bbox_scale: box enlargement of the crop (training: 1.25).
+      bbox_scale: box enlargement of the crop for given boxes (training: 1.25 x a tight
+        person box).
+      detector_bbox_scale: the enlargement for the detector's boxes; None: the
+        detector's own ``crop_scale`` (BlazePose: 1.1, its square already holds a
+        margin), else ``bbox_scale``. See :attr:`detector_crop_scale`.
       fov_degrees: field of view of the default intrinsics.
       min_detection_score: detections below this score are ignored.
       num_threads: TFLite threads.
@@ -302,6 +313,7 @@ class PoseEstimator:
                  batch_size: int = 16, heatmap_size: Optional[int] = None,
                  depth_bins: Optional[int] = None, depth_range_mm: Optional[float] = None,
                  input_size: Optional[int] = None, bbox_scale: float = 1.25,
+                 detector_bbox_scale: Optional[float] = None,
                  fov_degrees: float = camera.DEFAULT_FOV_DEGREES,
                  min_detection_score: float = 0.0, num_threads: Optional[int] = None,
                  upright: bool = False, upright_min_score: float = UPRIGHT_MIN_SCORE,
@@ -310,6 +322,9 @@ class PoseEstimator:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not (math.isfinite(bbox_scale) and bbox_scale > 0):
             raise ValueError(f"bbox_scale must be positive, got {bbox_scale}")
+        if detector_bbox_scale is not None and not (
+                math.isfinite(detector_bbox_scale) and detector_bbox_scale > 0):
+            raise ValueError(f"detector_bbox_scale must be positive, got {detector_bbox_scale}")
         if not 0 < fov_degrees < 180:
             raise ValueError(f"fov_degrees must be in (0, 180), got {fov_degrees}")
         self.backend, found = self._load(model, input_size, num_threads)
@@ -344,6 +359,8 @@ class PoseEstimator:
         self.skeleton = _skeleton_for(info.skeleton, info.joint_names, info.num_joints)
         self.batch_size = int(batch_size)
         self.bbox_scale = float(bbox_scale)
+        self.detector_bbox_scale = (None if detector_bbox_scale is None
+                                    else float(detector_bbox_scale))
         self.fov_degrees = float(fov_degrees)
         self.min_detection_score = float(min_detection_score)
         self.upright = bool(upright)
@@ -454,10 +471,22 @@ class PoseEstimator:
                 & (scores >= self.min_detection_score))
         return boxes[keep], scores[keep], angles[keep]
 
-    def crop_boxes(self, boxes, image_width: int, image_height: int) -> np.ndarray:
-        """Processed crop boxes ``[N, 4]`` for person boxes (clip, square, x ``bbox_scale``)."""
+    @property
+    def detector_crop_scale(self) -> float:
+        """The crop enlargement of boxes from :attr:`detector`: ``detector_bbox_scale`` when
+        given, else the detector's ``crop_scale`` when it has one, else ``bbox_scale``."""
+        if self.detector_bbox_scale is not None:
+            return self.detector_bbox_scale
+        scale = getattr(self.detector, "crop_scale", None)
+        return self.bbox_scale if scale is None else float(scale)
+
+    def crop_boxes(self, boxes, image_width: int, image_height: int,
+                   bbox_scale: Optional[float] = None) -> np.ndarray:
+        """Processed crop boxes ``[N, 4]`` for person boxes (clip, square, x ``bbox_scale``,
+        default the estimator's)."""
+        scale = self.bbox_scale if bbox_scale is None else _positive_scale(bbox_scale)
         b = camera.validate_boxes(boxes, image_width, image_height)
-        crop, valid = camera.process_boxes(b, image_width, image_height, 1.0, self.bbox_scale)
+        crop, valid = camera.process_boxes(b, image_width, image_height, 1.0, scale)
         bad = np.flatnonzero(~valid)
         if bad.size:
             raise ValueError(f"boxes: box {int(bad[0])} {b[bad[0]].tolist()} is empty after "
@@ -507,7 +536,7 @@ class PoseEstimator:
 
     def estimate(self, image, boxes=None, intrinsics=None, root_depth=None,
                  root_depth_method: str = "prior", detection_scores=None,
-                 angles=None) -> List[PoseResult]:
+                 angles=None, bbox_scale: Optional[float] = None) -> List[PoseResult]:
         """Poses of the people in one RGB image.
 
         Args:
@@ -528,6 +557,9 @@ class PoseEstimator:
             it, and the poses are turned back (:mod:`mhp_tf.postprocess.upright`). None or
             0: axis-aligned crops, exactly as without it. Detected people (``boxes=None``)
             get the detector's angles when the estimator was made with ``upright=True``.
+          bbox_scale: crop enlargement of these boxes; None: :attr:`detector_crop_scale`
+            for detected people, the estimator's ``bbox_scale`` for given boxes. Pass
+            ``est.detector_crop_scale`` with boxes taken from ``est.detect_rois``.
 
         Returns:
           One :class:`PoseResult` per box, in box order (detections: best first).
@@ -545,6 +577,8 @@ class PoseEstimator:
             boxes, scores, angles = self.detect_rois(image)
             angles = (np.where(scores >= self.upright_min_score, angles, 0.0) if self.upright
                       else None)
+            if bbox_scale is None:
+                bbox_scale = self.detector_crop_scale
         else:
             boxes = camera.validate_boxes(boxes, width, height)
             if angles is not None:
@@ -567,7 +601,7 @@ class PoseEstimator:
                                  f"{depth.tolist()}")
         if n == 0:
             return []
-        crop_boxes = self.crop_boxes(boxes, width, height)
+        crop_boxes = self.crop_boxes(boxes, width, height, bbox_scale)
         turned = angles is not None and bool(np.any(angles != 0))
         crops = (warp_crops_rotated(image, crop_boxes, angles, self.input_size) if turned
                  else warp_crops(image, crop_boxes, self.input_size))

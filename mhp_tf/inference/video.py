@@ -186,9 +186,11 @@ class VideoPoseEstimator:
             inside = ((boxes[:, 0] + boxes[:, 2] > 0) & (boxes[:, 1] + boxes[:, 3] > 0)
                       & (boxes[:, 0] < width - 1) & (boxes[:, 1] < height - 1))
             boxes, scores, angles = boxes[inside], scores[inside], angles[inside]
+        # detector boxes are enlarged as the detector needs, keypoint boxes as person boxes
         results = self.estimator.estimate(
             image, boxes, intrinsics=self.intrinsics, root_depth_method=self.root_depth_method,
-            detection_scores=scores, angles=angles if self.upright else None
+            detection_scores=scores, angles=angles if self.upright else None,
+            bbox_scale=self.estimator.detector_crop_scale if detect else None
         ) if len(boxes) else []
         poses = self._track(results, t, detect)
         self.index += 1
