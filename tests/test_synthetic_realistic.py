@@ -593,3 +593,46 @@ def test_bystanders_come_from_the_split_and_leave_the_labels_alone(people):
     assert drawn >= 3
     with pytest.raises(ValueError, match="bystander_p must be in"):
         rgen.RealisticConfig(bystander_p=1.5)
+
+
+def _camera_at(frame, direction, target, distance=3.0, size=128):
+    """A camera ``distance`` m from ``target`` along the horizontal ``direction``, at the
+    target's height, looking at it."""
+    d = np.array([direction[0], direction[1], 0.0])
+    d /= np.linalg.norm(d)
+    R, t = scene.look_at(target + distance * d, target)
+    f = size * distance / 2.6  # a 2.6 m tall view at the target's distance
+    return scene.Camera(f, f, (size - 1) / 2, (size - 1) / 2, size, size, R, t)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_joints_seen_in_the_render_follow_the_depth(people, seed):
+    """``joints.seen_in_render``: the nose is seen from in front of the face and hidden
+    from behind the head; from the side the near hip is seen and the far one hidden;
+    a joint whose pixel an occluder covers is hidden; joints off the image are not seen."""
+    from mhp_tf_datasets.synthetic.realistic import joints as joints_lib
+    rng = np.random.default_rng(seed)
+    person = people.person(people.model.sample_shape(rng))
+    frame = people.frame(person, people.pose(person, _clip(seed, 2), rng), 0)
+    P = pose_lib.P
+    pts = frame.points
+    face = pts[P["Nose"]] - 0.5 * (pts[P["Head"]] + pts[P["Neck"]])
+    seen = {}
+    for name, direction, target in (
+            ("front", face, pts[P["Nose"]]), ("back", -face, pts[P["Nose"]]),
+            ("left", pts[P["L_Hip"]] - pts[P["R_Hip"]], pts[P["Pelvis"]])):
+        cam = _camera_at(frame, direction, target)
+        gb = people.render(frame, cam)
+        seen[name] = joints_lib.seen_in_render(cam.world_to_camera(pts[:18]), gb.depth, cam)
+    assert seen["front"][P["Nose"]] and not seen["back"][P["Nose"]]
+    assert seen["left"][P["L_Hip"]] and not seen["left"][P["R_Hip"]]
+    # an occluder over the nose (the person's coverage 0 there) hides it; off-image: unseen
+    cam = _camera_at(frame, face, pts[P["Nose"]])
+    gb = people.render(frame, cam)
+    pc = cam.world_to_camera(pts[:18])
+    u, v = np.round(cam.project(pc[P["Nose"]][None])[0]).astype(int)
+    coverage = np.ones(gb.depth.shape, np.float32)
+    coverage[v, u] = 0.0
+    assert not joints_lib.seen_in_render(pc, gb.depth, cam, coverage)[P["Nose"]]
+    moved = pc + np.array([100.0, 0.0, 0.0])  # 100 m to the side
+    assert not joints_lib.seen_in_render(moved, gb.depth, cam).any()

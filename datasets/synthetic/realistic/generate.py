@@ -28,8 +28,9 @@ Example ``i`` of a split depends only on ``(seed, split, i)`` and the motion sou
    ground; no label is drawn into the pixels.
 
 Labels (:func:`..render.compute_labels`): the 18 H36M joints of :mod:`.joints` in the camera
-frame (mm), their projections, visibility = inside the image, the box around the silhouette
-and the joints.
+frame (mm), their projections, visibility = inside the image (the loss mask: a joint hidden
+behind the body keeps its exact labels; :func:`.joints.seen_in_render` tells from the depth
+buffer which joints a render shows), the box around the silhouette and the joints.
 """
 
 import warnings

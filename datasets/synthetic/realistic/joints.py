@@ -90,3 +90,43 @@ class JointRegressor:
         out[..., P["Thorax"], :] = 0.5 * (out[..., P["L_Shoulder"], :]
                                           + out[..., P["R_Shoulder"], :])
         return out
+
+
+# How far in front of each label point the body's own surface may lie and the point still
+# count as seen (m): about the depth of flesh over the joint centre, seen from its most
+# covered side. A joint whose pixel shows a surface nearer than that -- an arm across the
+# chest, the far hip behind the near one, the nose seen from behind the head -- is hidden.
+SURFACE_DEPTH_M = {
+    "Pelvis": 0.14, "R_Hip": 0.12, "L_Hip": 0.12, "R_Knee": 0.07, "L_Knee": 0.07,
+    "R_Ankle": 0.06, "L_Ankle": 0.06, "Torso": 0.14, "Neck": 0.09, "Nose": 0.02,
+    "Head": 0.03, "L_Shoulder": 0.09, "R_Shoulder": 0.09, "L_Elbow": 0.06,
+    "R_Elbow": 0.06, "L_Wrist": 0.05, "R_Wrist": 0.05, "Thorax": 0.12,
+}
+
+
+def seen_in_render(points_cam: np.ndarray, depth: np.ndarray, camera,
+                   coverage: np.ndarray = None) -> np.ndarray:
+    """Which of the 18 label points ``[18, 3]`` (camera frame, metres) the render shows:
+    inside the image, and the rendered ``depth [H, W]`` (metres, ``inf`` off the person)
+    at the point's pixel no nearer than the point minus its :data:`SURFACE_DEPTH_M`;
+    with ``coverage [H, W]`` (the person's visible share of each pixel, after occluders
+    and other people in front), also covered at least half. Returns bool ``[18]``.
+
+    This is what "visible" means to a viewer; the datasets' ``joints_vis`` stays "inside
+    the image" -- it masks the training loss, and a hidden joint keeps exact labels.
+    """
+    pts = np.asarray(points_cam, np.float64)[:len(SURFACE_DEPTH_M)]
+    names = pose_lib.POINTS[:len(pts)]
+    h, w = depth.shape
+    z = pts[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = camera.fx * pts[:, 0] / z + camera.cx
+        v = camera.fy * pts[:, 1] / z + camera.cy
+    inside = (z > 0) & (u > -0.5) & (u < w - 0.5) & (v > -0.5) & (v < h - 0.5)
+    seen = np.zeros(len(pts), bool)
+    for k in np.flatnonzero(inside):
+        x, y = int(round(u[k])), int(round(v[k]))
+        front = float(depth[y, x])
+        seen[k] = front >= z[k] - SURFACE_DEPTH_M[names[k]] and (
+            coverage is None or coverage[y, x] >= 0.5)
+    return seen
