@@ -11,7 +11,9 @@ The script also reports the rendering speed (images/s, one process).
     python scripts/render_synthetic_samples.py --family=realistic --out=/tmp/realistic.png
 
 ``--family=realistic`` renders the skinned MakeHuman people of
-``mhp_tf_datasets.synthetic.realistic`` (placeholder flat shading until the look stage lands).
+``mhp_tf_datasets.synthetic.realistic`` (the look stage), and draws the joints the render
+hides (behind the body, an occluder or another person: ``joints.seen_in_render``) as open
+circles; every joint inside the image keeps its label (``joints_vis``).
 """
 
 import os
@@ -60,8 +62,10 @@ def draw_labels(image_rgb: np.ndarray, example: dict) -> np.ndarray:
         pa = tuple(int(round(x)) for x in uv[a])
         pb = tuple(int(round(x)) for x in uv[b])
         cv2.line(img, pa, pb, colour, 1, cv2.LINE_AA)
-    for j in np.flatnonzero(vis):
-        cv2.circle(img, tuple(int(round(x)) for x in uv[j]), 2, (255, 255, 255), -1, cv2.LINE_AA)
+    seen = example.get("seen", vis)
+    for j in np.flatnonzero(vis):  # seen joints filled, hidden ones open
+        cv2.circle(img, tuple(int(round(x)) for x in uv[j]), 2, (255, 255, 255),
+                   -1 if seen[j] else 1, cv2.LINE_AA)
     x, y, w, h = example["bbox"]
     cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), (0, 220, 255), 1)
     caption = f"{example['sequence']}:{example['frame']} Z={example['root_cam'][2] / 1000:.1f}m"
@@ -70,6 +74,16 @@ def draw_labels(image_rgb: np.ndarray, example: dict) -> np.ndarray:
     cv2.putText(img, caption, (3, img.shape[0] - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.33,
                 (255, 255, 255), 1, cv2.LINE_AA)
     return img
+
+
+def _realistic_example(gen, index: int) -> dict:
+    """Example ``index`` of a realistic generator plus ``seen``: the joints its render shows."""
+    from mhp_tf_datasets.synthetic.realistic import joints
+    image, labels, _, camera, gb = gen.render(index)
+    last = getattr(gen.shader, "last", None)
+    coverage = None if last is None else last.person_alpha
+    seen = joints.seen_in_render(labels["joints_cam"] / 1000.0, gb.depth, camera, coverage)
+    return dict(image=image, seen=seen, **labels)
 
 
 def main(argv):
@@ -90,7 +104,11 @@ def main(argv):
         gen = generate.ExampleGenerator(config, FLAGS.split, clips)
     tiles = []
     start = time.perf_counter()
-    examples = [gen.example(i) for i in range(FLAGS.start, FLAGS.start + FLAGS.num)]
+    if FLAGS.family == "realistic":
+        examples = [_realistic_example(gen, i)
+                    for i in range(FLAGS.start, FLAGS.start + FLAGS.num)]
+    else:
+        examples = [gen.example(i) for i in range(FLAGS.start, FLAGS.start + FLAGS.num)]
     elapsed = time.perf_counter() - start
     print(f"rendered {FLAGS.num} images of {FLAGS.size}x{FLAGS.size} in {elapsed:.2f} s "
           f"({FLAGS.num / elapsed:.1f} images/s)")
