@@ -76,6 +76,9 @@ flags.DEFINE_list("bbox_scales", ["detector"], "Our models' crop enlargement of 
                   "_s<scale> suffix. Choose on --split=tune only.")
 flags.DEFINE_bool("flip_test", False, "Our models also see each crop mirrored and average "
                   "it in (PoseEstimator(flip_test=True)); rows get a _flip suffix.")
+flags.DEFINE_bool("side_swaps", False, "Also print, for every model but the reference, how "
+                  "many people it sees with left and right exchanged (nearer the reference "
+                  "once swapped) and its error with those put back.")
 flags.DEFINE_bool("fetch", True, "Fetch missing sources from the registries.")
 flags.DEFINE_string("json", None, "Also write the rows (and the setup) to this JSON file.")
 flags.DEFINE_string("grid", None, "Also write a PNG of people with the reference (white) and "
@@ -287,12 +290,22 @@ def main(argv):
           f"reference rejected). Reference: {REFERENCE} on upright ROIs; error = mean |pred - "
           f"ref| / body height over the 12 joints the reference sees.\n")
     print(rb.format_table(rows))
+    swaps = []
+    if FLAGS.side_swaps:
+        print("\nLeft/right exchanged (people nearer the reference with their sides swapped; "
+              "error with those put back):")
+        for name in [n for n in landmarkers if n != REFERENCE] + list(estimators):
+            for r in rb.side_swap_table(people, name):
+                swaps.append(r)
+                print(f"{r['source']:<18}{r['model']:<28} {r['swapped']:>3} of {r['people']:>3} "
+                      f"people  error {r['error_pct']:.1f} % -> {r['error_pct_unswapped']:.1f} %")
     print(f"\n{time.time() - start:.0f} s")
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:
             json.dump({"split": FLAGS.split, "reference": REFERENCE, "skipped": skipped,
                        "frames_per_video": FLAGS.frames_per_video, "rows": rows,
-                       "compared_joints": list(rb.COMPARED_JOINTS)}, f, indent=1)
+                       "compared_joints": list(rb.COMPARED_JOINTS),
+                       **({"side_swaps": swaps} if swaps else {})}, f, indent=1)
         print(f"wrote {FLAGS.json}")
     if FLAGS.grid:
         model = FLAGS.grid_model or models[-1]

@@ -423,6 +423,38 @@ def test_score_table_rows_per_source_and_overall():
     assert "err %height" in rb.format_table(list(rows.values()))
 
 
+
+def test_side_swap_table_counts_people_seen_with_left_and_right_exchanged():
+    """A prediction that is the reference with its sides exchanged (a back view taken for a
+    front view) counts as swapped, and putting its sides back leaves only the other
+    errors; a prediction merely off by a few pixels does not count."""
+    from mhp_tf.evaluation import real_benchmark as rb
+
+    lm = _standing_landmarks()
+    ref = bp.PoseLandmarks(landmarks=lm, z=np.zeros(33), visibility=np.ones(33),
+                           presence=np.ones(33), score=1.0, roi=bp.Roi((0, 0), 1.0, 0.0))
+    target = rb.blazepose_to_compared(lm)
+    swapped = rb.mirrored_sides(target)
+    names = rb.COMPARED_JOINTS
+    for j, n in enumerate(names):  # each point now carries its twin's name
+        twin = names.index(("R_" + n[2:]) if n.startswith("L_") else ("L_" + n[2:]))
+        np.testing.assert_array_equal(swapped[j], target[twin])
+    np.testing.assert_array_equal(rb.mirrored_sides(swapped), target)
+    people = []
+    for source, pred in (("a", swapped + (0.0, 7.0)), ("a", target + (7.0, 0.0)),
+                         ("b", target + (14.0, 0.0))):
+        p = rb.Person(source=source, frame=source, box=np.zeros(4), roi=ref.roi,
+                      reference=ref, height=140.0, mask=np.ones(12, bool))
+        p.predictions["m"] = pred
+        people.append(p)
+    rows = {r["source"]: r for r in rb.side_swap_table(people, "m")}
+    assert rows["a"]["people"] == 2 and rows["a"]["swapped"] == 1
+    assert rows["b"]["swapped"] == 0
+    assert rows["a"]["error_pct"] > 10.0  # the swapped person is a body width off
+    assert rows["a"]["error_pct_unswapped"] == pytest.approx(5.0)  # 7 px / 140 both
+    assert rows["all"]["swapped"] == 1 and rows["all"]["people"] == 3
+    assert rows["all"]["error_pct_unswapped"] == pytest.approx((5.0 * 2 + 10.0) / 3)
+
 def test_mean_pose_in_crop_and_its_placement():
     from mhp_tf.evaluation import real_benchmark as rb
 

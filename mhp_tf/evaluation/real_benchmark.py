@@ -160,6 +160,43 @@ def score_table(people: Sequence[Person], models: Sequence[str]) -> List[Dict]:
     return rows
 
 
+def mirrored_sides(pose: np.ndarray) -> np.ndarray:
+    """The compared joints ``[..., 12, 2]`` with left and right exchanged (the same points,
+    each named as its other-side twin)."""
+    order = [COMPARED_JOINTS.index(("R_" + n[2:]) if n.startswith("L_") else ("L_" + n[2:]))
+             for n in COMPARED_JOINTS]
+    return np.asarray(pose)[..., order, :]
+
+
+def side_swap_table(people: Sequence[Person], model: str) -> List[Dict]:
+    """How much of ``model``'s error is left/right confusion, per source and ``'all'``:
+    ``people`` scored, ``swapped`` = those whose pose is nearer the reference with its
+    left and right exchanged (a person seen from the back taken as seen from the front,
+    or the near and far limbs of a side view exchanged), ``error_pct`` as scored, and
+    ``error_pct_unswapped``: the error if each of those people's sides were put back
+    (an oracle: how far the rest of the pose is off)."""
+    rows = []
+    have = [p for p in people if model in p.predictions and np.asarray(p.mask, bool).any()]
+    for source in sorted(set(p.source for p in have)) + ["all"]:
+        group = [p for p in have if source == "all" or p.source == source]
+        errors, best, swapped = [], [], 0
+        for p in group:
+            ref = blazepose_to_compared(p.reference.landmarks)
+            pred = p.predictions[model]
+            e = normalized_errors(pred, ref, p.height)
+            e_swap = normalized_errors(mirrored_sides(pred), ref, p.height)
+            m = np.asarray(p.mask, bool)
+            is_swapped = e_swap[m].mean() < e[m].mean()
+            swapped += int(is_swapped)
+            errors.append(e)
+            best.append(e_swap if is_swapped else e)
+        masks = [p.mask for p in group]
+        rows.append({"source": source, "model": model, "people": len(group), "swapped": swapped,
+                     "error_pct": pool(errors, masks).error_pct,
+                     "error_pct_unswapped": pool(best, masks).error_pct})
+    return rows
+
+
 def format_table(rows: Sequence[Dict]) -> str:
     head = f"{'source':<18}{'frames':>7}{'people':>7}{'joints':>7}  {'model':<22}" \
            f"{'err %height':>12}{'PCK@0.1':>9}"
