@@ -238,10 +238,11 @@ def ambient_occlusion(gbuffer, strength: float = 0.5, radius_m: float = 0.12) ->
         return out
     sigma = max(0.03 * (rows[-1] - rows[0] + 1), 1.0)
     # only body pixels are darkened, by their depth behind the body's mean depth round them
-    depth = np.where(mask, gbuffer.depth, 0.0).astype(np.float32)
-    box, mean = crops.masked_blur_mean(depth, mask, sigma)
+    # (on a blur box: the values of whole-frame blurs)
+    box = crops.blur_box(mask, sigma)
     mb = mask[box]
-    excess = np.clip((depth[box][mb] - mean) / radius_m, 0.0, 1.0)
+    depth = np.where(mb, gbuffer.depth[box], 0.0).astype(np.float32)
+    excess = np.clip((depth[mb] - crops.normalised_blur(depth, mb, sigma)) / radius_m, 0.0, 1.0)
     out[box][mb] = 1.0 - strength * excess
     return out
 

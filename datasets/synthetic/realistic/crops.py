@@ -63,8 +63,13 @@ def masked_blur_mean(values: np.ndarray, mask: np.ndarray, sigma: float
     b = blur_box(mask, sigma)
     if b is None:
         return None
-    mb = mask[b]
-    m = mb.astype(np.float32)
-    blurred = cv2.GaussianBlur(values[b] * m, (0, 0), sigma)
+    return b, normalised_blur(values[b], mask[b], sigma)
+
+
+def normalised_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`masked_blur_mean` of arrays already cut to a :func:`blur_box`: the means
+    ``[K]`` at ``mask``'s pixels (row-major)."""
+    m = mask.astype(np.float32)
+    blurred = cv2.GaussianBlur(values * m, (0, 0), sigma)
     weight = cv2.GaussianBlur(m, (0, 0), sigma)
-    return b, blurred[mb] / np.maximum(weight[mb], 1e-6)
+    return blurred[mask] / np.maximum(weight[mask], 1e-6)
