@@ -177,8 +177,8 @@ class Synthetic(PoseBuilder):
                  "train images, seed 4, every camera mounted high and looking down).",
         "1.8.0": "realistic family: the same scenes, rendered faster -- the floor and "
                  "backdrop are ray cast in float32 (float64 before) and image means are "
-                 "float64 sums; a few pixels per image differ by rounding (at most 0.6 % of "
-                 "them, by a few levels). Labels and every random draw unchanged; capsule "
+                 "float64 sums; a few pixels per image differ by rounding (0.2 % of them on "
+                 "average, at most 2.6 %, by at most 9 levels). Labels and every random draw unchanged; capsule "
                  "configs unchanged.",
     }
 
