@@ -181,10 +181,9 @@ def side_swap_table(people: Sequence[Person], model: str) -> List[Dict]:
         group = [p for p in have if source == "all" or p.source == source]
         errors, best, swapped = [], [], 0
         for p in group:
-            ref = blazepose_to_compared(p.reference.landmarks)
-            pred = p.predictions[model]
-            e = normalized_errors(pred, ref, p.height)
-            e_swap = normalized_errors(mirrored_sides(pred), ref, p.height)
+            e = p.errors(model)
+            e_swap = normalized_errors(mirrored_sides(p.predictions[model]),
+                                       blazepose_to_compared(p.reference.landmarks), p.height)
             m = np.asarray(p.mask, bool)
             is_swapped = e_swap[m].mean() < e[m].mean()
             swapped += int(is_swapped)

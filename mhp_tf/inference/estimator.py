@@ -260,10 +260,10 @@ def _skeleton_for(name: Optional[str], joint_names: Optional[Sequence[str]],
     return sk
 
 
-def _positive_scale(value) -> float:
+def _positive_scale(value, name: str = "bbox_scale") -> float:
     scale = float(value)
     if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"bbox_scale must be positive, got {value}")
+        raise ValueError(f"{name} must be positive, got {value}")
     return scale
 
 
@@ -320,11 +320,9 @@ class PoseEstimator:
                  flip_test: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not (math.isfinite(bbox_scale) and bbox_scale > 0):
-            raise ValueError(f"bbox_scale must be positive, got {bbox_scale}")
-        if detector_bbox_scale is not None and not (
-                math.isfinite(detector_bbox_scale) and detector_bbox_scale > 0):
-            raise ValueError(f"detector_bbox_scale must be positive, got {detector_bbox_scale}")
+        bbox_scale = _positive_scale(bbox_scale)
+        if detector_bbox_scale is not None:
+            detector_bbox_scale = _positive_scale(detector_bbox_scale, "detector_bbox_scale")
         if not 0 < fov_degrees < 180:
             raise ValueError(f"fov_degrees must be in (0, 180), got {fov_degrees}")
         self.backend, found = self._load(model, input_size, num_threads)
@@ -358,9 +356,8 @@ class PoseEstimator:
         self.info = info
         self.skeleton = _skeleton_for(info.skeleton, info.joint_names, info.num_joints)
         self.batch_size = int(batch_size)
-        self.bbox_scale = float(bbox_scale)
-        self.detector_bbox_scale = (None if detector_bbox_scale is None
-                                    else float(detector_bbox_scale))
+        self.bbox_scale = bbox_scale
+        self.detector_bbox_scale = detector_bbox_scale
         self.fov_degrees = float(fov_degrees)
         self.min_detection_score = float(min_detection_score)
         self.upright = bool(upright)

@@ -29,7 +29,7 @@ skinning and keep each body's bone lengths in every frame; the two surface point
 fixed vertices, so they stay on the skin whatever the shape or pose.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -105,7 +105,7 @@ SURFACE_DEPTH_M = {
 
 
 def seen_in_render(points_cam: np.ndarray, depth: np.ndarray, camera,
-                   coverage: np.ndarray = None) -> np.ndarray:
+                   coverage: Optional[np.ndarray] = None) -> np.ndarray:
     """Which of the 18 label points ``[18, 3]`` (camera frame, metres) the render shows:
     inside the image, and the rendered ``depth [H, W]`` (metres, ``inf`` off the person)
     at the point's pixel no nearer than the point minus its :data:`SURFACE_DEPTH_M`;
@@ -120,8 +120,7 @@ def seen_in_render(points_cam: np.ndarray, depth: np.ndarray, camera,
     h, w = depth.shape
     z = pts[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = camera.fx * pts[:, 0] / z + camera.cx
-        v = camera.fy * pts[:, 1] / z + camera.cy
+        u, v = camera.project(pts).T
     inside = (z > 0) & (u > -0.5) & (u < w - 0.5) & (v > -0.5) & (v < h - 0.5)
     seen = np.zeros(len(pts), bool)
     for k in np.flatnonzero(inside):
